@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Ensures everything the toolkit needs on this machine; called by ./rwkv and ./test.sh.
+# Idempotent and quiet when all is present; says what it installs. Exit non-zero with an explanation when a
+# prerequisite is missing and cannot be installed here.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${RWKV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rwkv}"
+say() { echo "[setup] $*" >&2; }
+die() { echo "[setup] error: $*" >&2; exit 1; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+have_apt() { command -v apt-get >/dev/null 2>&1; }
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# 1. The .NET SDK (global.json asks for 10.0.100 or a later feature band).
+if ! command -v dotnet >/dev/null 2>&1; then
+  die "the .NET 10 SDK is not installed. Install it (https://dot.net, or 'apt-get install dotnet-sdk-10.0' where your distribution ships it) and run this again."
+fi
+
+# 2. A libstdc++ with GLIBCXX_3.4.32: TorchSharp 0.107's native bridge needs GCC 13's libstdc++.
+find_libstdcxx() {
+  for f in /lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib/x86_64-linux-gnu/libstdc++.so.6 /usr/lib64/libstdc++.so.6 /usr/lib/libstdc++.so.6; do
+    [ -e "$f" ] && { echo "$f"; return; }
+  done
+}
+libstdcxx_ok() {
+  local f; f="$(find_libstdcxx)"
+  [ -n "$f" ] && grep -aq 'GLIBCXX_3.4.32' "$f"
+}
+if ! libstdcxx_ok; then
+  . /etc/os-release 2>/dev/null || true
+  if is_root && have_apt && [ "${ID:-}" = debian ] && [ "${VERSION_CODENAME:-}" = bookworm ]; then
+    say "installing libstdc++6 from Debian 13 (trixie): TorchSharp needs GLIBCXX_3.4.32, Debian 12 has 3.4.30 (about 35 s)"
+    mirror="$(awk '/^URIs:/{print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)"
+    [ -n "$mirror" ] || mirror="http://deb.debian.org/debian"
+    echo "deb $mirror trixie main" > /etc/apt/sources.list.d/trixie.list
+    printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/trixie-pin
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    APT_UPDATED=1
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq -t trixie libstdc++6 >/dev/null
+    libstdcxx_ok || die "libstdc++6 from trixie was installed but GLIBCXX_3.4.32 is still missing"
+  else
+    die "TorchSharp needs a libstdc++ with GLIBCXX_3.4.32 (GCC 13 or newer); this system's is older.
+  On Debian 12 as root this script installs it from Debian 13 (see ../shared/env.md); otherwise upgrade libstdc++6
+  (Ubuntu 24.04+, Debian 13+ and Fedora 39+ already have it) and run this again."
+  fi
+fi
+
+# 3. The embedded default data set: Fashion-MNIST (IDX files).
+FMNIST_DEB=/usr/share/datasets/fashion-mnist
+fmnist_files="train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz"
+fmnist_ok() { local d="$1"; for f in $fmnist_files; do [ -s "$d/$f" ] || [ -s "$d/${f%.gz}" ] || return 1; done; }
+if ! fmnist_ok "$FMNIST_DEB" && ! fmnist_ok "$CACHE/fashion-mnist"; then
+  if is_root && have_apt; then
+    say "installing dataset-fashion-mnist (Fashion-MNIST IDX files, 30 MB)"
+    apt_install dataset-fashion-mnist || say "apt could not install dataset-fashion-mnist; downloading instead"
+  fi
+  if ! fmnist_ok "$FMNIST_DEB"; then
+    # No apt package: fetch the four official files and verify their published MD5 sums.
+    mkdir -p "$CACHE/fashion-mnist"
+    base="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com"
+    say "downloading Fashion-MNIST into $CACHE/fashion-mnist"
+    while read -r sum f; do
+      dst="$CACHE/fashion-mnist/$f"
+      if [ ! -s "$dst" ]; then
+        curl -fsSL "$base/$f" -o "$dst.part" || die "could not download $base/$f"
+        mv "$dst.part" "$dst"
+      fi
+      echo "$sum  $dst" | md5sum -c --quiet - || { rm -f "$dst"; die "checksum mismatch for $dst (removed; run again)"; }
+    done <<'SUMS'
+8d4fb7e6c68d591d4c3dfef9ec88bf0d train-images-idx3-ubyte.gz
+25c81989df183df01b3e8a0aad5dffbe train-labels-idx1-ubyte.gz
+bef4ecab320f06d8554ea6380940ec79 t10k-images-idx3-ubyte.gz
+bb300cfdad3c16e7a12a480ee83cd310 t10k-labels-idx1-ubyte.gz
+SUMS
+  fi
+fi
+
+# 4. Tools the tests use: exiftool writes EXIF orientation into test photos.
+if ! command -v exiftool >/dev/null 2>&1; then
+  if is_root && have_apt; then
+    say "installing libimage-exiftool-perl (exiftool, used by the image-decoding tests)"
+    apt_install libimage-exiftool-perl
+  else
+    say "warning: exiftool is missing; EXIF-orientation tests will be skipped (install libimage-exiftool-perl)"
+  fi
+fi
+
+# 5. NuGet packages (TorchSharp with the CPU LibTorch is about 600 MB on first restore).
+pkgs="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
+if [ ! -d "$pkgs/libtorch-cpu-linux-x64/2.10.0" ] || [ ! -f "$ROOT/src/Cli/obj/project.assets.json" ]; then
+  say "restoring NuGet packages (first time: TorchSharp with LibTorch CPU, about 600 MB)"
+  dotnet restore "$ROOT/Rwkv.sln" --nologo -v q >&2
+fi

@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace VisionRwkv.Cli.Commands;
+
+/// <summary>Every top-level command, in the order <c>rwkv --help</c> lists them.</summary>
+internal static class CommandCatalog
+{
+    public static IEnumerable<Command> All()
+    {
+        yield return InfoCommand.Create();
+    }
+}
