@@ -1,4 +1,5 @@
 using System.CommandLine;
+using VisionRwkv.Cli.Commands.Bench;
 
 namespace VisionRwkv.Cli.Commands;
 
@@ -8,5 +9,6 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return InfoCommand.Create();
+        yield return BenchCommand.Create();
     }
 }
