@@ -1,0 +1,49 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace VisionRwkv.Models;
+
+/// <summary>
+/// Channel Mix (the official <c>VRWKV_ChannelMix</c>, key prefix <c>ffn.</c>): Q-Shift, then a squared-ReLU MLP gated
+/// by sigmoid(receptance).
+/// </summary>
+public sealed class ChannelMix : nn.Module<Tensor, PatchGrid, Tensor>
+{
+    private readonly Parameter spatial_mix_k;   // [1,1,C]
+    private readonly Parameter spatial_mix_r;   // [1,1,C]
+    private readonly Linear key;                // C -> hidden
+    private readonly LayerNorm? key_norm;       // hidden (VRWKV-L)
+    private readonly Linear receptance;         // C -> C
+    private readonly Linear value;              // hidden -> C
+    private readonly VrwkvConfig _cfg;
+
+    public ChannelMix(VrwkvConfig cfg, int layerId) : base(nameof(ChannelMix))
+    {
+        _cfg = cfg;
+        int c = cfg.EmbedDims, hidden = cfg.HiddenDims;
+        var init = FancyInit.Channel(c, layerId, cfg.Depth);
+        spatial_mix_k = new Parameter(init.MixK);
+        spatial_mix_r = new Parameter(init.MixR);
+        key = nn.Linear(c, hidden, hasBias: false);
+        key_norm = cfg.KeyNorm ? nn.LayerNorm(hidden) : null;
+        receptance = nn.Linear(c, c, hasBias: false);
+        value = nn.Linear(hidden, c, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <param name="x">[B,T,C]</param>
+    /// <param name="grid">Token grid of x.</param>
+    /// <returns>[B,T,C]</returns>
+    public override Tensor forward(Tensor x, PatchGrid grid)
+    {
+        using var scope = NewDisposeScope();
+        var xx = QShift.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma);
+        var xk = SpatialMix.Lerp(x, xx, spatial_mix_k);
+        var xr = SpatialMix.Lerp(x, xx, spatial_mix_r);
+        var k = key.call(xk).relu().square();                                  // [B,T,hidden]
+        if (key_norm is not null) k = key_norm.call(k);
+        var kv = value.call(k);                                                // [B,T,C]
+        return (receptance.call(xr).sigmoid() * kv).MoveToOuterDisposeScope();
+    }
+}

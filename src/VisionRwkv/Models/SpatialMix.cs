@@ -1,0 +1,65 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using VisionRwkv.Wkv;
+using static TorchSharp.torch;
+
+namespace VisionRwkv.Models;
+
+/// <summary>
+/// Spatial Mix (the official <c>VRWKV_SpatialMix</c>, key prefix <c>att.</c>): Q-Shift token mixing, then
+/// Bi-WKV over all tokens with per-channel decay and bonus divided by the runtime token count.
+/// </summary>
+public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
+{
+    private readonly Parameter spatial_decay;   // [C] raw; w = spatial_decay / T, any sign ("flexible decay")
+    private readonly Parameter spatial_first;   // [C] raw; u = spatial_first / T
+    private readonly Parameter spatial_mix_k;   // [1,1,C]
+    private readonly Parameter spatial_mix_v;   // [1,1,C]
+    private readonly Parameter spatial_mix_r;   // [1,1,C]
+    private readonly Linear key;
+    private readonly Linear value;
+    private readonly Linear receptance;
+    private readonly LayerNorm? key_norm;
+    private readonly Linear output;
+    private readonly VrwkvConfig _cfg;
+
+    public SpatialMix(VrwkvConfig cfg, int layerId) : base(nameof(SpatialMix))
+    {
+        _cfg = cfg;
+        int c = cfg.EmbedDims;
+        var init = FancyInit.Spatial(c, layerId, cfg.Depth);
+        spatial_decay = new Parameter(init.Decay);
+        spatial_first = new Parameter(init.First);
+        spatial_mix_k = new Parameter(init.MixK);
+        spatial_mix_v = new Parameter(init.MixV);
+        spatial_mix_r = new Parameter(init.MixR);
+        key = nn.Linear(c, c, hasBias: false);
+        value = nn.Linear(c, c, hasBias: false);
+        receptance = nn.Linear(c, c, hasBias: false);
+        key_norm = cfg.KeyNorm ? nn.LayerNorm(c) : null;
+        output = nn.Linear(c, c, hasBias: false);
+        RegisterComponents();
+    }
+
+    /// <param name="x">[B,T,C]</param>
+    /// <param name="grid">Token grid of x.</param>
+    /// <returns>[B,T,C]</returns>
+    public override Tensor forward(Tensor x, PatchGrid grid)
+    {
+        using var scope = NewDisposeScope();
+        long t = x.shape[1];
+        var xx = QShift.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma);   // [B,T,C]
+        var xk = Lerp(x, xx, spatial_mix_k);
+        var xv = Lerp(x, xx, spatial_mix_v);
+        var xr = Lerp(x, xx, spatial_mix_r);
+        var k = key.call(xk);
+        var v = value.call(xv);
+        var sr = receptance.call(xr).sigmoid();
+        var y = Wkv4.Bidirectional(k, v, spatial_decay / t, spatial_first / t, compat: _cfg.Wkv);   // [B,T,C]
+        if (key_norm is not null) y = key_norm.call(y);
+        return output.call(sr * y).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>x·μ + shifted·(1-μ), the RWKV token mix.</summary>
+    internal static Tensor Lerp(Tensor x, Tensor shifted, Tensor mix) => shifted + (x - shifted) * mix;
+}

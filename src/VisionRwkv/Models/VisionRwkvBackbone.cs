@@ -1,0 +1,85 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace VisionRwkv.Models;
+
+/// <summary>
+/// The Vision-RWKV backbone (official <c>VRWKV</c>, key prefix <c>backbone.</c>): patch embedding, learned position
+/// embedding (resized on the fly when the token grid differs from the stored one), a stack of blocks, final LayerNorm.
+/// </summary>
+public sealed class VisionRwkvBackbone : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter pos_embed;           // [1,N0,C], N0 = stored grid (196 for T/S/B at 224)
+    private readonly PatchEmbed patch_embed;
+    private readonly ModuleList<Block> layers;
+    private readonly LayerNorm? ln1;                // the final norm; the official name collides with blocks' ln1
+    private readonly Dropout drop_after_pos;
+
+    public VrwkvConfig Config { get; }
+
+    public VisionRwkvBackbone(VrwkvConfig cfg) : base(nameof(VisionRwkvBackbone))
+    {
+        Config = cfg;
+        var grid = cfg.StoredGrid;
+        pos_embed = new Parameter(zeros(1, grid.Tokens, cfg.EmbedDims));
+        patch_embed = new PatchEmbed(cfg.InChannels, cfg.EmbedDims, cfg.PatchSize);
+        drop_after_pos = nn.Dropout(cfg.DropRate);
+        layers = new ModuleList<Block>();
+        for (int i = 0; i < cfg.Depth; i++)
+        {
+            // Stochastic depth grows linearly with depth: linspace(0, rate, depth)[i].
+            double dpr = cfg.Depth > 1 ? cfg.DropPathRate * i / (cfg.Depth - 1) : 0.0;
+            layers.Add(new Block(cfg, i, dpr));
+        }
+        ln1 = cfg.FinalNorm ? nn.LayerNorm(cfg.EmbedDims) : null;
+        RegisterComponents();
+    }
+
+    /// <summary>Tokens after the final norm.</summary>
+    /// <param name="x">[B,Cin,H,W] normalised images.</param>
+    /// <returns>[B,N,C] tokens (row-major over the grid).</returns>
+    public override Tensor forward(Tensor x) => ForwardTokens(x).Tokens;
+
+    /// <summary>Tokens and their grid.</summary>
+    public (Tensor Tokens, PatchGrid Grid) ForwardTokens(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var (tokens, grid) = patch_embed.call(x);                                  // [B,N,C]
+        tokens = tokens + ResizePosEmbed(pos_embed, Config.StoredGrid, grid);
+        tokens = drop_after_pos.call(tokens);
+        foreach (var layer in layers)
+            tokens = layer.call(tokens, grid);
+        if (ln1 is not null) tokens = ln1.call(tokens);
+        return (tokens.MoveToOuterDisposeScope(), grid);
+    }
+
+    /// <summary>Feature map for dense heads and saliency.</summary>
+    /// <returns>[B,C,H,W]</returns>
+    public Tensor ForwardMap(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var (tokens, grid) = ForwardTokens(x);
+        var map = tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], grid.Height, grid.Width);
+        return map.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// mmcls resize_pos_embed: bicubic, align_corners=False, in float32, from the stored grid to the runtime grid.
+    /// </summary>
+    /// <param name="pos">[1,N0,C]</param>
+    /// <param name="from">The grid pos is stored at.</param>
+    /// <param name="to">The runtime grid.</param>
+    /// <returns>[1,N,C]</returns>
+    public static Tensor ResizePosEmbed(Tensor pos, PatchGrid from, PatchGrid to)
+    {
+        if (from == to) return pos.alias();
+        using var scope = NewDisposeScope();
+        long c = pos.shape[2];
+        var img = pos.to(ScalarType.Float32).reshape(1, from.Height, from.Width, c).permute(0, 3, 1, 2);   // [1,C,h0,w0]
+        var resized = nn.functional.interpolate(img, size: new[] { to.Height, to.Width },
+            mode: InterpolationMode.Bicubic, align_corners: false);                                          // [1,C,h,w]
+        var flat = resized.flatten(2).transpose(1, 2).to(pos.dtype);                                          // [1,N,C]
+        return flat.MoveToOuterDisposeScope();
+    }
+}
