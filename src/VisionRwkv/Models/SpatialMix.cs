@@ -55,7 +55,7 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         var k = key.call(xk);
         var v = value.call(xv);
         var sr = receptance.call(xr).sigmoid();
-        var y = Wkv4.Bidirectional(k, v, spatial_decay / t, spatial_first / t, compat: _cfg.Wkv);   // [B,T,C]
+        var y = Wkv4.Bidirectional(k, v, spatial_decay / t, spatial_first / t, _cfg.WkvImplementation, _cfg.Wkv);   // [B,T,C]
         if (key_norm is not null) y = key_norm.call(y);
         return output.call(sr * y).MoveToOuterDisposeScope();
     }

@@ -36,6 +36,8 @@ public sealed record VrwkvConfig
     public int HeadHidden { get; init; }
     /// <summary>Exact Bi-WKV (default) or the released CUDA kernel's behaviour, for the closest match to official checkpoints.</summary>
     public WkvCompat Wkv { get; init; } = WkvCompat.Exact;
+    /// <summary>Which Bi-WKV implementation runs: Auto picks the fast path for the device.</summary>
+    public WkvImplementation WkvImplementation { get; init; } = WkvImplementation.Auto;
     /// <summary>Preprocessing the model expects.</summary>
     public DataConfig Data { get; init; } = DataConfig.ImageNet();
 
