@@ -12,5 +12,6 @@ internal static class CommandCatalog
         yield return ModelsCommand.Create();
         yield return GoldenCommand.Create();
         yield return BenchCommand.Create();
+        yield return ConvertCommand.Create();
     }
 }
