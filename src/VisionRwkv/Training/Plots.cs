@@ -51,8 +51,10 @@ public static class Plots
         var heatmap = plot.Add.Heatmap(intensities);
         heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
         heatmap.ManualRange = new ScottPlot.Range(0, 1);
-        // Row 0 is drawn at the top; cell (r, c) is centred on x = c, y = k - 1 - r.
-        heatmap.Extent = new CoordinateRect(-0.5, k - 0.5, -0.5, k - 0.5);
+        // Row 0 is drawn at the top; ScottPlot's Extent gives the centres of the corner cells, so cell (r, c) is centred
+        // on x = c, y = k - 1 - r (checked by eye on a rendered 3-class matrix).
+        if (k > 1)
+            heatmap.Extent = new CoordinateRect(0, k - 1, 0, k - 1);
         plot.Add.ColorBar(heatmap);
         if (k <= 30)
         {
@@ -61,7 +63,8 @@ public static class Plots
                 {
                     var text = plot.Add.Text(confusion[r][c].ToString(System.Globalization.CultureInfo.InvariantCulture), c, k - 1 - r);
                     text.LabelAlignment = Alignment.MiddleCenter;
-                    text.LabelFontColor = intensities[r, c] > 0.6 ? Colors.Black : Colors.White;
+                    text.LabelFontColor = Colors.Black;
+                    text.LabelBackgroundColor = Colors.White.WithAlpha(0.7);
                     text.LabelFontSize = k <= 10 ? 14 : 9;
                 }
             var positions = Enumerable.Range(0, k).Select(i => (double)i).ToArray();

@@ -54,6 +54,7 @@ public sealed class Trainer : IDisposable
     internal static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
