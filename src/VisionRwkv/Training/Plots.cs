@@ -1,3 +1,4 @@
+using VisionRwkv.Checkpoints;
 using ScottPlot;
 
 namespace VisionRwkv.Training;

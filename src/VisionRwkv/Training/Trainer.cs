@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Checkpoints;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Training;
