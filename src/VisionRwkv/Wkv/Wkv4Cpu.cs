@@ -46,6 +46,9 @@ internal static unsafe class Wkv4Cpu
             var up = (float*)Ptr(u);
             List<Tensor> outputs;
             List<Tensor> initial = [];
+            // TorchSharp materialises missing output gradients from cached tensors that the caller's dispose scope
+            // may already have freed; take them undefined instead and treat them as zero below.
+            ctx.set_materialize_grads(false);
             if (!opts.Causal)
             {
                 ForEachStrip(B, T, C, [Ptr(k), Ptr(v), Ptr(y), Ptr(lnD)], 2,
@@ -102,6 +105,8 @@ internal static unsafe class Wkv4Cpu
             var (k, v, w, u, y, lnD) = (saved[0], saved[1], saved[2], saved[3], saved[4], saved[5]);
             bool causal = (bool)ctx.get_data("causal");
             long B = k.shape[0], T = k.shape[1], C = k.shape[2];
+            if (grad_outputs[0] is null || grad_outputs[0].IsInvalid)
+                return [null!, null!, null!, null!, null!];                       // y unused: no gradient
             var gy = grad_outputs[0].to(ScalarType.Float32).contiguous();
             var gk = empty_like(k);
             var gv = empty_like(k);
@@ -141,8 +146,8 @@ internal static unsafe class Wkv4Cpu
                     StoreLanes(gu, gup + row, width);
                 });
             }
-            var gwSum = gwRows.sum(0);
-            var guSum = guRows.sum(0);
+            var gwSum = gwRows.sum([0L]);
+            var guSum = guRows.sum([0L]);
             // One gradient per forward argument; the Options argument gets none.
             return [gk.MoveToOuterDisposeScope(), gv.MoveToOuterDisposeScope(), gwSum.MoveToOuterDisposeScope(),
                 guSum.MoveToOuterDisposeScope(), null!];
