@@ -29,7 +29,8 @@ public sealed class MixupCutmix
         var off = (float)(config.LabelSmoothing / NumClasses);
         var on = (float)(1 - config.LabelSmoothing) + off;
         using var idx = labels.to_type(ScalarType.Int64).unsqueeze(1); // [B,1]
-        return full(labels.shape[0], NumClasses, off, ScalarType.Float32).scatter_(1, idx, on);
+        using var src = full(labels.shape[0], 1, on, ScalarType.Float32); // [B,1]
+        return full(labels.shape[0], NumClasses, off, ScalarType.Float32).scatter_(1, idx, src); // [B,K]
     }
 
     /// <summary>
