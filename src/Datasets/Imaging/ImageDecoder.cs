@@ -40,13 +40,20 @@ public static class ImageDecoder
             var origin = options.ApplyExifOrientation ? (int)codec.EncodedOrigin : 1;
 
             ImageBuffer img;
+            var size = ChooseScaledSize(codec, options.MinShorterSide);
             if (codec.EncodedFormat == SKEncodedImageFormat.Png && Png16Decoder.Handles(data))
                 img = Png16Decoder.Decode(data, name, options);
+            else if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && options.UseTurboJpeg && TurboJpeg.IsAvailable
+                && TurboJpeg.ReadHeader(data) is { } header && header.Width == info.Width && header.Height == info.Height)
+                img = TurboJpeg.Decode(data, size.Width, size.Height, header.Gray, name);
             else
-                img = DecodePixels(codec, ChooseScaledSize(codec, options.MinShorterSide), name, options);
+                img = DecodePixels(codec, size, name, options);
             return ExifOrientation.Apply(img, origin);
         }
     }
+
+    /// <summary>True when JPEGs are decoded by the system's TurboJPEG library (SIMD) rather than Skia's bundled decoder.</summary>
+    public static bool TurboJpegAvailable => TurboJpeg.IsAvailable;
 
     /// <summary>Format, size and orientation from the header alone.</summary>
     public static ImageHeader ReadHeader(string path)
@@ -68,10 +75,12 @@ public static class ImageDecoder
         var full = codec.Info.Size;
         if (minShorterSide <= 0 || codec.EncodedFormat != SKEncodedImageFormat.Jpeg)
             return full;
+        // k/8 sizes rounded up, as both libjpeg(-turbo) and Skia's codec compute them, so either decoder can serve them.
         for (var k = 1; k < 8; k++)
         {
+            var (w, h) = TurboJpeg.ScaledSize(full.Width, full.Height, k);
             var s = codec.GetScaledDimensions(k / 8f);
-            if (Math.Min(s.Width, s.Height) >= minShorterSide)
+            if (Math.Min(w, h) >= minShorterSide && s.Width == w && s.Height == h)
                 return s;
         }
         return full;

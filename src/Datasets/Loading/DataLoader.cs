@@ -72,35 +72,51 @@ public sealed class DataLoader
         var batchCount = BatchesPerEpoch;
         if (batchCount == 0)
             yield break;
-        var slots = new PreparedBatch?[batchCount];
-        Exception? failure = null;
+        var batchSize = Options.BatchSize;
+        var positions = Math.Min(order.Length, batchCount * batchSize);
+        var sampleSize = Pipeline.Channels * Pipeline.Height * Pipeline.Width;
+        var prefetch = Options.Prefetch > 0 ? Options.Prefetch : Math.Max(2, Options.Threads);
+        var pending = new Pending?[batchCount];
         var gate = new object();
-        var prefetch = Options.Prefetch > 0 ? Options.Prefetch : 2 * Options.Threads;
-        using var permits = new SemaphoreSlim(prefetch);
+        Exception? failure = null;
+        var nextPosition = 0;
+        var consumed = 0;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var next = -1;
 
+        // Work is handed out per sample (not per batch) so that every thread helps with every batch; a sample may be
+        // claimed only while its batch is within `prefetch` batches of the consumer, which bounds memory.
         void Work()
         {
             try
             {
                 while (true)
                 {
-                    permits.Wait(stop.Token);
-                    var b = Interlocked.Increment(ref next);
-                    if (b >= batchCount)
-                        return;
-                    var start = b * Options.BatchSize;
-                    var prepared = Prepare(order.AsSpan(start, Math.Min(Options.BatchSize, order.Length - start)).ToArray(), b, epoch, stop.Token);
+                    int position, b;
+                    Pending batch;
                     lock (gate)
                     {
-                        slots[b] = prepared;
-                        Monitor.PulseAll(gate);
+                        while (true)
+                        {
+                            if (stop.IsCancellationRequested || failure is not null || nextPosition >= positions)
+                                return;
+                            b = nextPosition / batchSize;
+                            if (b < consumed + prefetch)
+                                break;
+                            Monitor.Wait(gate, 50);
+                        }
+                        position = nextPosition++;
+                        batch = pending[b] ??= new Pending(Math.Min(batchSize, positions - b * batchSize), sampleSize);
+                    }
+                    var slot = position - b * batchSize;
+                    var index = order[position];
+                    batch.Indices[slot] = index;
+                    batch.Kept[slot] = Process(index, epoch, batch.Images.AsSpan(slot * sampleSize, sampleSize));
+                    if (Interlocked.Decrement(ref batch.Remaining) == 0)
+                    {
+                        lock (gate)
+                            Monitor.PulseAll(gate);
                     }
                 }
-            }
-            catch (OperationCanceledException)
-            {
             }
 #pragma warning disable CA1031 // Any worker failure is handed to the consumer, which rethrows it.
             catch (Exception e)
@@ -124,20 +140,21 @@ public sealed class DataLoader
         {
             for (var b = 0; b < batchCount; b++)
             {
-                PreparedBatch? item;
+                Pending? item;
                 lock (gate)
                 {
-                    while ((item = slots[b]) is null && failure is null)
+                    while (((item = pending[b]) is null || Volatile.Read(ref item.Remaining) > 0) && failure is null)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
                         Monitor.Wait(gate, 50);
                     }
-                    slots[b] = null;
+                    if (failure is not null)
+                        throw new InvalidOperationException($"Data loading failed in epoch {epoch}: {failure.Message}", failure);
+                    pending[b] = null;
+                    consumed++;
+                    Monitor.PulseAll(gate);
                 }
-                if (item is null)
-                    throw new InvalidOperationException($"Data loading failed in batch {b} of epoch {epoch}: {failure!.Message}", failure);
-                permits.Release();
-                yield return item;
+                yield return item!.Compact(b, sampleSize);
             }
         }
         finally
@@ -148,30 +165,51 @@ public sealed class DataLoader
         }
     }
 
-    private PreparedBatch Prepare(int[] indices, int number, int epoch, CancellationToken token)
+    /// <summary>Loads and transforms one item into <paramref name="destination"/>; false (and a skip record) when it cannot be read.</summary>
+    private bool Process(int index, int epoch, Span<float> destination)
     {
-        int c = Pipeline.Channels, h = Pipeline.Height, w = Pipeline.Width, size = c * h * w;
-        var images = new float[indices.Length * size];
-        var kept = new List<int>(indices.Length);
-        foreach (var index in indices)
+        ImageBuffer img;
+        try
         {
-            token.ThrowIfCancellationRequested();
-            ImageBuffer img;
-            try
-            {
-                img = Dataset.Load(index, Pipeline.Decode);
-                img = Pipeline.Apply(img, SeededRng.For(Options.Seed, epoch, index));
-            }
-            catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
-            {
-                var reason = e is ImageDecodeException d ? d.Reason : e.Message;
-                skipped.TryAdd(index, new SkippedItem(index, Dataset.NameOf(index), reason));
-                continue;
-            }
-            img.Data.AsSpan().CopyTo(images.AsSpan(kept.Count * size, size));
-            kept.Add(index);
+            img = Dataset.Load(index, Pipeline.Decode);
+            img = Pipeline.Apply(img, SeededRng.For(Options.Seed, epoch, index));
         }
-        return new PreparedBatch(number, [.. kept], images);
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            var reason = e is ImageDecodeException d ? d.Reason : e.Message;
+            skipped.TryAdd(index, new SkippedItem(index, Dataset.NameOf(index), reason));
+            return false;
+        }
+        img.Data.AsSpan().CopyTo(destination);
+        return true;
+    }
+
+    private sealed class Pending(int count, int sampleSize)
+    {
+        public float[] Images { get; } = new float[count * sampleSize];
+
+        public int[] Indices { get; } = new int[count];
+
+        public bool[] Kept { get; } = new bool[count];
+
+#pragma warning disable CA1051 // Decremented with Interlocked by the workers.
+        public int Remaining = count;
+#pragma warning restore CA1051
+
+        /// <summary>The kept rows only, moved to the front.</summary>
+        public PreparedBatch Compact(int number, int sampleSize)
+        {
+            var kept = 0;
+            for (var i = 0; i < Kept.Length; i++)
+            {
+                if (!Kept[i])
+                    continue;
+                if (kept != i)
+                    Images.AsSpan(i * sampleSize, sampleSize).CopyTo(Images.AsSpan(kept * sampleSize, sampleSize));
+                Indices[kept++] = Indices[i];
+            }
+            return new PreparedBatch(number, Indices[..kept], Images, kept * sampleSize);
+        }
     }
 
     private Batch Collate(PreparedBatch prepared, int epoch)
@@ -180,7 +218,8 @@ public sealed class DataLoader
         int c = Pipeline.Channels, h = Pipeline.Height, w = Pipeline.Width;
         var k = Dataset.Classes.Count;
         using var scope = NewDisposeScope();
-        var images = tensor(prepared.Images.AsSpan(0, n * c * h * w).ToArray(), [n, c, h, w]); // [B,C,H,W]
+        var data = prepared.Length == prepared.Images.Length ? prepared.Images : prepared.Images.AsSpan(0, prepared.Length).ToArray();
+        var images = tensor(data, [n, c, h, w]); // [B,C,H,W]
         Tensor targets;
         if (Dataset.IsMultiLabel)
         {
@@ -207,5 +246,5 @@ public sealed class DataLoader
         return new Batch(prepared.Number, images, targets, prepared.Indices, lambda);
     }
 
-    internal sealed record PreparedBatch(int Number, int[] Indices, float[] Images);
+    internal sealed record PreparedBatch(int Number, int[] Indices, float[] Images, int Length);
 }

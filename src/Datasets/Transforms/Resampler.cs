@@ -1,3 +1,5 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
 using VisionRwkv.Datasets.Imaging;
 
 namespace VisionRwkv.Datasets.Transforms;
@@ -18,7 +20,7 @@ public enum Interpolation
 public static class Resampler
 {
     /// <summary>Resizes the region (<paramref name="x0"/>, <paramref name="y0"/>, <paramref name="regionWidth"/> × <paramref name="regionHeight"/>) of <paramref name="src"/> to <paramref name="outHeight"/> × <paramref name="outWidth"/>.</summary>
-    public static ImageBuffer Resize(ImageBuffer src, int outHeight, int outWidth, Interpolation interpolation,
+    public static unsafe ImageBuffer Resize(ImageBuffer src, int outHeight, int outWidth, Interpolation interpolation,
         int x0, int y0, int regionWidth, int regionHeight)
     {
         ArgumentNullException.ThrowIfNull(src);
@@ -33,43 +35,68 @@ public static class Resampler
         var v = Weights.Build(regionHeight, outHeight, interpolation);
         int c = src.Channels, w = src.Width, sh = src.Height;
 
-        // Horizontal pass over the rows of the region: [C, regionHeight, outWidth].
-        var tmp = new float[c * regionHeight * outWidth];
+        // Vertical pass first, as whole-row SIMD multiply-adds along memory: [C, regionH, regionW] -> [C, outH, regionW].
+        // Shrinking rows first leaves the horizontal (gather) pass the fewest rows to work on.
+        var tmp = new float[c * outHeight * regionWidth];
         for (var ch = 0; ch < c; ch++)
         {
-            for (var y = 0; y < regionHeight; y++)
+            var plane = src.Data.AsSpan(ch * sh * w, sh * w);
+            for (var y = 0; y < outHeight; y++)
             {
-                var row = src.Data.AsSpan((ch * sh + y0 + y) * w + x0, regionWidth);
-                var o = tmp.AsSpan((ch * regionHeight + y) * outWidth, outWidth);
+                CombineRows(plane, w, x0 + (y0 + v.Start[y]) * w, v.Values.AsSpan(y * v.MaxTaps, v.Count[y]),
+                    tmp.AsSpan((ch * outHeight + y) * regionWidth, regionWidth));
+            }
+        }
+
+        // Horizontal pass: [C, outH, regionW] -> [C, outH, outW].
+        var dst = new ImageBuffer(c, outHeight, outWidth);
+        fixed (float* tp = tmp, dp = dst.Data, wp = h.Values)
+        fixed (int* startp = h.Start, countp = h.Count)
+        {
+            var rows = c * outHeight;
+            for (var r = 0; r < rows; r++)
+            {
+                var row = tp + (long)r * regionWidth;
+                var o = dp + (long)r * outWidth;
                 for (var x = 0; x < outWidth; x++)
                 {
-                    int start = h.Start[x], n = h.Count[x], k = x * h.MaxTaps;
+                    var sp = row + startp[x];
+                    var k = wp + x * h.MaxTaps;
+                    var n = countp[x];
                     var sum = 0f;
                     for (var t = 0; t < n; t++)
-                        sum += row[start + t] * h.Values[k + t];
+                        sum += sp[t] * k[t];
                     o[x] = sum;
                 }
             }
         }
+        return dst;
+    }
 
-        // Vertical pass: [C, outHeight, outWidth], accumulating whole rows so the inner loop runs along memory.
-        var dst = new ImageBuffer(c, outHeight, outWidth);
-        for (var ch = 0; ch < c; ch++)
+    /// <summary>dst = sum over taps t of weights[t] * (the row of dst.Length values starting at first + t * stride).</summary>
+    private static void CombineRows(ReadOnlySpan<float> plane, int stride, int first, ReadOnlySpan<float> weights, Span<float> dst)
+    {
+        var n = dst.Length;
+        var x = 0;
+        if (Vector.IsHardwareAccelerated)
         {
-            for (var y = 0; y < outHeight; y++)
+            var lanes = Vector<float>.Count;
+            for (; x <= n - lanes; x += lanes)
             {
-                var o = dst.Data.AsSpan((ch * outHeight + y) * outWidth, outWidth);
-                int start = v.Start[y], n = v.Count[y], k = y * v.MaxTaps;
-                for (var t = 0; t < n; t++)
-                {
-                    var wt = v.Values[k + t];
-                    var r = tmp.AsSpan((ch * regionHeight + start + t) * outWidth, outWidth);
-                    for (var x = 0; x < outWidth; x++)
-                        o[x] += r[x] * wt;
-                }
+                var acc = Vector<float>.Zero;
+                ref var p0 = ref MemoryMarshal.GetReference(plane);
+                for (var t = 0; t < weights.Length; t++)
+                    acc += Vector.LoadUnsafe(ref p0, (nuint)(first + t * stride + x)) * weights[t];
+                acc.CopyTo(dst.Slice(x, lanes));
             }
         }
-        return dst;
+        for (; x < n; x++)
+        {
+            var sum = 0f;
+            for (var t = 0; t < weights.Length; t++)
+                sum += plane[first + t * stride + x] * weights[t];
+            dst[x] = sum;
+        }
     }
 
     public static ImageBuffer Resize(ImageBuffer src, int outHeight, int outWidth, Interpolation interpolation)
