@@ -192,6 +192,51 @@ public sealed class DecodingTests : IDisposable
         Assert.Contains("truncated", e.Reason, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Truncated_jpeg_is_reported_by_either_jpeg_decoder(bool turbo)
+    {
+        var rng = new SeededRng(2);
+        using var bmp = TestFiles.Bitmap(300, 200, (_, _) => new SKColor((byte)rng.NextInt(256), (byte)rng.NextInt(256), (byte)rng.NextInt(256)));
+        var full = File.ReadAllBytes(TestFiles.Encode(bmp, dir.File("full.jpg"), SKEncodedImageFormat.Jpeg, 90));
+        var path = dir.File("cut.jpg");
+        File.WriteAllBytes(path, full[..(full.Length * 2 / 3)]);
+        var e = Assert.Throws<ImageDecodeException>(() => ImageDecoder.Decode(path, new DecodeOptions { UseTurboJpeg = turbo, MinShorterSide = 50 }));
+        Assert.Equal(path, e.Path);
+        Assert.Contains("truncated", e.Reason, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [SkippableTheory]
+    [InlineData(0)]
+    [InlineData(100)]
+    [InlineData(250)]
+    public void Turbo_jpeg_fast_path_matches_skia_decoding(int minShorterSide)
+    {
+        Skip.IfNot(ImageDecoder.TurboJpegAvailable, "libturbojpeg is not installed (apt install libturbojpeg0); only the Skia JPEG path is in use.");
+        var rng = new SeededRng(4);
+        using var bmp = TestFiles.Bitmap(800, 600, (x, y) => new SKColor((byte)(x / 4 + rng.NextInt(30)), (byte)(y / 3), (byte)((x + y) / 6)));
+        var path = TestFiles.Encode(bmp, dir.File("p.jpg"), SKEncodedImageFormat.Jpeg, 90);
+        var gray = TestFiles.EncodeGray(160, 120, (x, y) => (byte)(x + y), dir.File("g.jpg"), SKEncodedImageFormat.Jpeg);
+        foreach (var file in new[] { path, gray })
+        {
+            var options = new DecodeOptions { MinShorterSide = minShorterSide };
+            var fast = ImageDecoder.Decode(file, options);
+            var skia = ImageDecoder.Decode(file, options with { UseTurboJpeg = false });
+            Assert.Equal((skia.Channels, skia.Height, skia.Width), (fast.Channels, fast.Height, fast.Width));
+            double sum = 0, max = 0;
+            for (var i = 0; i < fast.Data.Length; i++)
+            {
+                var d = Math.Abs(fast.Data[i] - skia.Data[i]);
+                sum += d;
+                max = Math.Max(max, d);
+            }
+            // Both are libjpeg-family decoders; only rounding in the IDCT and chroma upsampling may differ.
+            Assert.True(sum / fast.Data.Length < 2.0 / 255, $"{file}: mean difference {sum / fast.Data.Length * 255:F2}/255");
+            Assert.True(max < 24.0 / 255, $"{file}: max difference {max * 255:F1}/255");
+        }
+    }
+
     [Fact]
     public void Sixteen_bit_png_truncated_is_reported()
     {

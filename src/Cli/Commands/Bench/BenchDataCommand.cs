@@ -26,6 +26,7 @@ internal static class BenchDataCommand
         var json = new Option<string?>("--json") { Description = "Write the results as JSON to this file." };
         var repeat = new Option<int>("--repeat") { Description = "Timed passes of each measurement; the best is reported (the machine may be shared).", DefaultValueFactory = _ => 3 };
         var generate = new Option<int>("--generate-photos") { Description = "First write this many 3000x2000 JPEG test photos (noise + gradients, quality 90) into --source." };
+        var skia = new Option<bool>("--skia-jpeg") { Description = "Decode JPEGs with Skia's bundled decoder even when TurboJPEG is installed." };
         var command = new Command("data", "Data pipeline throughput: whole eval pipeline and decode-only, images/s.");
         command.Options.Add(source);
         command.Options.Add(size);
@@ -34,18 +35,20 @@ internal static class BenchDataCommand
         command.Options.Add(json);
         command.Options.Add(generate);
         command.Options.Add(repeat);
+        command.Options.Add(skia);
         command.SetAction(parse =>
         {
             var src = parse.GetValue(source)!;
             var count = parse.GetValue(generate);
             if (count > 0)
                 GeneratePhotos(src, count);
-            return Run(src, parse.GetValue(size), parse.GetValue(threads), parse.GetValue(batch), parse.GetValue(json), Math.Max(1, parse.GetValue(repeat)));
+            return Run(src, parse.GetValue(size), parse.GetValue(threads), parse.GetValue(batch), parse.GetValue(json), Math.Max(1, parse.GetValue(repeat)),
+                new DecodeOptions { UseTurboJpeg = !parse.GetValue(skia) });
         });
         return command;
     }
 
-    private static int Run(string source, int? size, int threads, int batchSize, string? jsonPath, int repeat)
+    private static int Run(string source, int? size, int threads, int batchSize, string? jsonPath, int repeat, DecodeOptions decode)
     {
         IImageDataset dataset;
         ImagePipeline pipeline;
@@ -55,12 +58,12 @@ internal static class BenchDataCommand
             var idx = OpenIdx(source["idx:".Length..]);
             dataset = idx;
             var cfg = ImageDataConfig.FashionMnist with { Height = size ?? idx.Height, Width = size ?? idx.Width };
-            pipeline = ImagePipeline.Eval(cfg);
+            pipeline = ImagePipeline.Eval(cfg, decode);
         }
         else
         {
             dataset = HasClassFolders(source) ? new ImageFolderDataset(source) : ImageFilesDataset.Scan(source);
-            pipeline = ImagePipeline.Eval(ImageDataConfig.ImageNet.WithSize(size ?? 224));
+            pipeline = ImagePipeline.Eval(ImageDataConfig.ImageNet.WithSize(size ?? 224), decode);
         }
         if (dataset.Count == 0)
             throw new InvalidOperationException($"No images in '{source}'.");
@@ -109,7 +112,7 @@ internal static class BenchDataCommand
         Console.WriteLine($"source            {source}");
         Console.WriteLine($"items             {dataset.Count} ({loader.Skipped.Count} skipped)");
         Console.WriteLine($"output            {pipeline.Channels}x{pipeline.Height}x{pipeline.Width}, decode shorter side >= {pipeline.Decode.MinShorterSide}");
-        Console.WriteLine($"threads           {threads} (best of {repeat} passes; JPEG decoder: {(ImageDecoder.TurboJpegAvailable ? "TurboJPEG" : "Skia")})");
+        Console.WriteLine($"threads           {threads} (best of {repeat} passes; JPEG decoder: {(ImageDecoder.TurboJpegAvailable && decode.UseTurboJpeg ? "TurboJPEG" : "Skia")})");
         Console.WriteLine(string.Create(inv, $"pipeline          {pipelineRate,10:F1} img/s  (decode + eval transform + collation)"));
         if (decodeRate is { } d)
             Console.WriteLine(string.Create(inv, $"decode only       {d,10:F1} img/s  (pipeline/decode = {pipelineRate / d:P0})"));
@@ -127,7 +130,7 @@ internal static class BenchDataCommand
                 ["images"] = images,
                 ["skipped"] = loader.Skipped.Count,
                 ["repeat"] = repeat,
-                ["jpeg_decoder"] = ImageDecoder.TurboJpegAvailable ? "turbojpeg" : "skia",
+                ["jpeg_decoder"] = ImageDecoder.TurboJpegAvailable && decode.UseTurboJpeg ? "turbojpeg" : "skia",
             };
             if (decodeRate is { } dr)
                 record["decode_img_per_s"] = Math.Round(dr, 2);
