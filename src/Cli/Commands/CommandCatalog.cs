@@ -8,6 +8,7 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        yield return TrainCommand.Create();
         yield return InfoCommand.Create();
         yield return ModelsCommand.Create();
         yield return GoldenCommand.Create();
