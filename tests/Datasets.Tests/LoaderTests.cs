@@ -66,6 +66,19 @@ public sealed class LoaderTests : IDisposable
     }
 
     [Fact]
+    public void Disposed_batches_leave_no_live_tensors_even_with_mixup()
+    {
+        var loader = Loader(2, 9, new MixupCutmix(AugmentConfig.Strong, 3));
+        var stats = TorchSharp.DisposeScopeManager.Statistics;
+        var before = stats.ThreadTotalLiveCount;
+        var created = stats.CreatedOutsideScopeCount + stats.CreatedInScopeCount;
+        foreach (var batch in loader.Epoch(0))
+            batch.Dispose();
+        Assert.True(stats.CreatedOutsideScopeCount + stats.CreatedInScopeCount > created, "the statistics did not see the batches");
+        Assert.Equal(before, stats.ThreadTotalLiveCount);
+    }
+
+    [Fact]
     public void Epochs_shuffle_differently_and_visit_every_item_once()
     {
         var loader = Loader(2, 5);

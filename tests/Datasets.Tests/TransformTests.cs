@@ -58,6 +58,24 @@ public sealed class TransformTests
         Assert.Equal(viaCrop.Data, direct.Data);
     }
 
+    [Theory]
+    [InlineData(480, 640, 256, 224)]
+    [InlineData(640, 480, 256, 224)]
+    [InlineData(301, 299, 32, 28)]
+    [InlineData(100, 120, 256, 224)] // upscaling
+    [InlineData(50, 60, 20, 28)]     // crop larger than the resize: padded
+    public void Fused_resize_and_center_crop_equals_the_two_steps(int h, int w, int shorter, int crop)
+    {
+        var img = Random(3, h, w, 12);
+        var fused = new ResizeCenterCrop(shorter, 0, 0, crop, crop, Interpolation.Bicubic).Apply(img.Clone(), new SeededRng(0));
+        var twoStep = new CenterCrop(crop, crop).Apply(new ResizeShorterSide(shorter, Interpolation.Bicubic).Apply(img.Clone(), new SeededRng(0)), new SeededRng(0));
+        Assert.Equal((twoStep.Height, twoStep.Width), (fused.Height, fused.Width));
+        Assert.Equal(twoStep.Data, fused.Data);
+        var exact = new ResizeCenterCrop(0, 40, 70, 30, 50, Interpolation.Bilinear).Apply(img.Clone(), new SeededRng(0));
+        var exactRef = new CenterCrop(30, 50).Apply(new ResizeExact(40, 70, Interpolation.Bilinear).Apply(img.Clone(), new SeededRng(0)), new SeededRng(0));
+        Assert.Equal(exactRef.Data, exact.Data);
+    }
+
     [Fact]
     public void Resize_shorter_side_keeps_the_aspect_ratio()
     {

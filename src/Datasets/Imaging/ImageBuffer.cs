@@ -50,16 +50,34 @@ public sealed class ImageBuffer
     public ImageBuffer Clone() => new(Channels, Height, Width, (float[])Data.Clone());
 
     /// <summary>An 8-bit grayscale or RGB image from interleaved bytes ([H,W,C]), scaled to [0, 1].</summary>
-    public static ImageBuffer FromInterleavedBytes(ReadOnlySpan<byte> hwc, int height, int width, int channels)
+    public static unsafe ImageBuffer FromInterleavedBytes(ReadOnlySpan<byte> hwc, int height, int width, int channels)
     {
         var img = new ImageBuffer(channels, height, width);
         var plane = height * width;
-        var d = img.Data;
+        if (hwc.Length < plane * channels)
+            throw new ArgumentException($"Need {plane * channels} bytes, got {hwc.Length}.", nameof(hwc));
         const float inv = 1f / 255f;
-        for (var i = 0; i < plane; i++)
+        fixed (byte* s = hwc)
+        fixed (float* d = img.Data)
         {
-            for (var c = 0; c < channels; c++)
-                d[c * plane + i] = hwc[i * channels + c] * inv;
+            if (channels == 3)
+            {
+                float* r = d, g = d + plane, b = d + 2 * plane;
+                for (var i = 0; i < plane; i++)
+                {
+                    r[i] = s[3 * i] * inv;
+                    g[i] = s[3 * i + 1] * inv;
+                    b[i] = s[3 * i + 2] * inv;
+                }
+            }
+            else
+            {
+                for (var i = 0; i < plane; i++)
+                {
+                    for (var c = 0; c < channels; c++)
+                        d[c * plane + i] = s[i * channels + c] * inv;
+                }
+            }
         }
         return img;
     }

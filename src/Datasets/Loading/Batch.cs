@@ -58,7 +58,7 @@ public sealed record LoaderOptions
     /// <summary>Worker threads that decode and augment; results do not depend on it.</summary>
     public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
 
-    /// <summary>Batches prepared ahead of the consumer (the bound of the queue); 0 means twice the thread count.</summary>
+    /// <summary>Batches being prepared ahead of the consumer (the bound of the queue); 0 means max(2, Threads).</summary>
     public int Prefetch { get; init; }
 
     public long Seed { get; init; }

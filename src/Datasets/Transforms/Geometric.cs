@@ -17,6 +17,37 @@ public sealed class ResizeShorterSide(int size, Interpolation interpolation) : I
     }
 }
 
+/// <summary>
+/// timm's eval geometry in one step: resize (the shorter side to <paramref name="resizeShorterSide"/>, or to exactly
+/// <paramref name="resizeHeight"/> × <paramref name="resizeWidth"/> when those are given) and take the central
+/// <paramref name="cropHeight"/> × <paramref name="cropWidth"/>, computing only the pixels the crop keeps. Equal to
+/// <see cref="ResizeShorterSide"/> or <see cref="ResizeExact"/> followed by <see cref="CenterCrop"/> (a test checks it).
+/// </summary>
+public sealed class ResizeCenterCrop(int resizeShorterSide, int resizeHeight, int resizeWidth, int cropHeight, int cropWidth,
+    Interpolation interpolation) : IImageTransform
+{
+    public ImageBuffer Apply(ImageBuffer image, SeededRng rng)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        int h, w;
+        if (resizeShorterSide > 0)
+        {
+            (h, w) = image.Height <= image.Width
+                ? (resizeShorterSide, (int)((long)resizeShorterSide * image.Width / image.Height))
+                : ((int)((long)resizeShorterSide * image.Height / image.Width), resizeShorterSide);
+        }
+        else
+        {
+            (h, w) = (resizeHeight, resizeWidth);
+        }
+        var top = (int)Math.Round((h - cropHeight) / 2.0, MidpointRounding.ToEven);
+        var left = (int)Math.Round((w - cropWidth) / 2.0, MidpointRounding.ToEven);
+        if (top < 0 || left < 0)
+            return new CenterCrop(cropHeight, cropWidth).Apply(Resampler.Resize(image, h, w, interpolation), rng);
+        return Resampler.ResizeWindow(image, h, w, interpolation, 0, 0, image.Width, image.Height, left, top, cropWidth, cropHeight);
+    }
+}
+
 /// <summary>Resizes to exactly <paramref name="height"/> × <paramref name="width"/>.</summary>
 public sealed class ResizeExact(int height, int width, Interpolation interpolation) : IImageTransform
 {

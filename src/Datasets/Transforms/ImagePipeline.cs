@@ -79,10 +79,10 @@ public sealed class ImagePipeline
         data.Validate();
         var steps = new List<IImageTransform> { new ToChannels(data.Channels) };
         int resizeH = (int)Math.Floor(data.Height / data.CropPct), resizeW = (int)Math.Floor(data.Width / data.CropPct);
+        // Resize then center crop, fused so that only the kept pixels are computed.
         steps.Add(data.Height == data.Width
-            ? new ResizeShorterSide(resizeH, data.Interpolation)
-            : new ResizeExact(resizeH, resizeW, data.Interpolation));
-        steps.Add(new CenterCrop(data.Height, data.Width));
+            ? new ResizeCenterCrop(resizeH, 0, 0, data.Height, data.Width, data.Interpolation)
+            : new ResizeCenterCrop(0, resizeH, resizeW, data.Height, data.Width, data.Interpolation));
         steps.Add(new Normalize(data.Mean, data.Std));
         var options = (decode ?? DecodeOptions.Default) with { MinShorterSide = Math.Max(resizeH, resizeW) };
         return new ImagePipeline(options, steps, data.Channels, data.Height, data.Width);

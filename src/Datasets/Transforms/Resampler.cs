@@ -20,16 +20,30 @@ public enum Interpolation
 public static class Resampler
 {
     /// <summary>Resizes the region (<paramref name="x0"/>, <paramref name="y0"/>, <paramref name="regionWidth"/> × <paramref name="regionHeight"/>) of <paramref name="src"/> to <paramref name="outHeight"/> × <paramref name="outWidth"/>.</summary>
-    public static unsafe ImageBuffer Resize(ImageBuffer src, int outHeight, int outWidth, Interpolation interpolation,
-        int x0, int y0, int regionWidth, int regionHeight)
+    public static ImageBuffer Resize(ImageBuffer src, int outHeight, int outWidth, Interpolation interpolation,
+        int x0, int y0, int regionWidth, int regionHeight) =>
+        ResizeWindow(src, outHeight, outWidth, interpolation, x0, y0, regionWidth, regionHeight, 0, 0, outWidth, outHeight);
+
+    /// <summary>
+    /// Only the window (<paramref name="ox"/>, <paramref name="oy"/>, <paramref name="windowWidth"/> × <paramref name="windowHeight"/>)
+    /// of the <paramref name="outHeight"/> × <paramref name="outWidth"/> resize of the region: resize-then-crop without
+    /// computing the pixels the crop throws away. Each output pixel is computed exactly as the full resize computes it.
+    /// </summary>
+    public static unsafe ImageBuffer ResizeWindow(ImageBuffer src, int outHeight, int outWidth, Interpolation interpolation,
+        int x0, int y0, int regionWidth, int regionHeight, int ox, int oy, int windowWidth, int windowHeight)
     {
+        if (ox < 0 || oy < 0 || windowWidth <= 0 || windowHeight <= 0 || ox + windowWidth > outWidth || oy + windowHeight > outHeight)
+            throw new ArgumentException($"Output window ({ox},{oy},{windowWidth}x{windowHeight}) is outside {outWidth}x{outHeight}.");
         ArgumentNullException.ThrowIfNull(src);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outHeight);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outWidth);
         if (x0 < 0 || y0 < 0 || regionWidth <= 0 || regionHeight <= 0 || x0 + regionWidth > src.Width || y0 + regionHeight > src.Height)
             throw new ArgumentException($"Region ({x0},{y0},{regionWidth}x{regionHeight}) is outside the {src.Width}x{src.Height} image.");
         if (regionWidth == outWidth && regionHeight == outHeight)
-            return regionWidth == src.Width && regionHeight == src.Height ? src : Crop(src, x0, y0, regionWidth, regionHeight);
+        {
+            var whole = windowWidth == outWidth && windowHeight == outHeight && regionWidth == src.Width && regionHeight == src.Height;
+            return whole ? src : Crop(src, x0 + ox, y0 + oy, windowWidth, windowHeight);
+        }
 
         var h = Weights.Build(regionWidth, outWidth, interpolation);
         var v = Weights.Build(regionHeight, outHeight, interpolation);
@@ -37,32 +51,34 @@ public static class Resampler
 
         // Vertical pass first, as whole-row SIMD multiply-adds along memory: [C, regionH, regionW] -> [C, outH, regionW].
         // Shrinking rows first leaves the horizontal (gather) pass the fewest rows to work on.
-        var tmp = new float[c * outHeight * regionWidth];
+        var tmp = new float[c * windowHeight * regionWidth];
         for (var ch = 0; ch < c; ch++)
         {
             var plane = src.Data.AsSpan(ch * sh * w, sh * w);
-            for (var y = 0; y < outHeight; y++)
+            for (var y = 0; y < windowHeight; y++)
             {
-                CombineRows(plane, w, x0 + (y0 + v.Start[y]) * w, v.Values.AsSpan(y * v.MaxTaps, v.Count[y]),
-                    tmp.AsSpan((ch * outHeight + y) * regionWidth, regionWidth));
+                var yy = oy + y;
+                CombineRows(plane, w, x0 + (y0 + v.Start[yy]) * w, v.Values.AsSpan(yy * v.MaxTaps, v.Count[yy]),
+                    tmp.AsSpan((ch * windowHeight + y) * regionWidth, regionWidth));
             }
         }
 
-        // Horizontal pass: [C, outH, regionW] -> [C, outH, outW].
-        var dst = new ImageBuffer(c, outHeight, outWidth);
+        // Horizontal pass: [C, windowH, regionW] -> [C, windowH, windowW].
+        var dst = new ImageBuffer(c, windowHeight, windowWidth);
         fixed (float* tp = tmp, dp = dst.Data, wp = h.Values)
         fixed (int* startp = h.Start, countp = h.Count)
         {
-            var rows = c * outHeight;
+            var rows = c * windowHeight;
             for (var r = 0; r < rows; r++)
             {
                 var row = tp + (long)r * regionWidth;
-                var o = dp + (long)r * outWidth;
-                for (var x = 0; x < outWidth; x++)
+                var o = dp + (long)r * windowWidth;
+                for (var x = 0; x < windowWidth; x++)
                 {
-                    var sp = row + startp[x];
-                    var k = wp + x * h.MaxTaps;
-                    var n = countp[x];
+                    var xx = ox + x;
+                    var sp = row + startp[xx];
+                    var k = wp + xx * h.MaxTaps;
+                    var n = countp[xx];
                     var sum = 0f;
                     for (var t = 0; t < n; t++)
                         sum += sp[t] * k[t];

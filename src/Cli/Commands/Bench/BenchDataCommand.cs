@@ -76,9 +76,14 @@ internal static class BenchDataCommand
         var loader = new DataLoader(dataset, pipeline, options);
         var images = 0L;
         double pipelineRate = 0, decodeRateBest = 0;
+        // CPU time per image (all threads): unlike wall-clock rates it barely moves when other processes share the cores.
+        double pipelineCpuMs = double.MaxValue, decodeCpuMs = double.MaxValue;
+        var process = Process.GetCurrentProcess();
         for (var pass = 0; pass < repeat; pass++)
         {
             images = 0;
+            process.Refresh();
+            var cpu0 = process.TotalProcessorTime;
             var sw = Stopwatch.StartNew();
             foreach (var b in loader.Epoch(pass))
             {
@@ -86,11 +91,15 @@ internal static class BenchDataCommand
                 b.Dispose();
             }
             pipelineRate = Math.Max(pipelineRate, images / sw.Elapsed.TotalSeconds);
+            process.Refresh();
+            pipelineCpuMs = Math.Min(pipelineCpuMs, (process.TotalProcessorTime - cpu0).TotalMilliseconds / Math.Max(1, images));
 
             if (!isIdx)
             {
                 // Decoding alone at the scale the pipeline asks for, on the same number of threads.
                 var decoded = 0L;
+                process.Refresh();
+                cpu0 = process.TotalProcessorTime;
                 sw.Restart();
                 Parallel.For(0, dataset.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
                 {
@@ -104,6 +113,8 @@ internal static class BenchDataCommand
                     }
                 });
                 decodeRateBest = Math.Max(decodeRateBest, decoded / sw.Elapsed.TotalSeconds);
+                process.Refresh();
+                decodeCpuMs = Math.Min(decodeCpuMs, (process.TotalProcessorTime - cpu0).TotalMilliseconds / Math.Max(1, decoded));
             }
         }
         double? decodeRate = isIdx ? null : decodeRateBest;
@@ -113,9 +124,10 @@ internal static class BenchDataCommand
         Console.WriteLine($"items             {dataset.Count} ({loader.Skipped.Count} skipped)");
         Console.WriteLine($"output            {pipeline.Channels}x{pipeline.Height}x{pipeline.Width}, decode shorter side >= {pipeline.Decode.MinShorterSide}");
         Console.WriteLine($"threads           {threads} (best of {repeat} passes; JPEG decoder: {(ImageDecoder.TurboJpegAvailable && decode.UseTurboJpeg ? "TurboJPEG" : "Skia")})");
-        Console.WriteLine(string.Create(inv, $"pipeline          {pipelineRate,10:F1} img/s  (decode + eval transform + collation)"));
+        Console.WriteLine(string.Create(inv, $"pipeline          {pipelineRate,10:F1} img/s  {pipelineCpuMs,8:F3} CPU ms/img  (decode + eval transform + collation)"));
         if (decodeRate is { } d)
-            Console.WriteLine(string.Create(inv, $"decode only       {d,10:F1} img/s  (pipeline/decode = {pipelineRate / d:P0})"));
+            Console.WriteLine(string.Create(inv, $"decode only       {d,10:F1} img/s  {decodeCpuMs,8:F3} CPU ms/img  (pipeline/decode = {pipelineRate / d:P0}; by CPU time {decodeCpuMs / pipelineCpuMs:P0})"));
+        Console.WriteLine(string.Create(inv, $"load average      {LoadAverage()} (other processes on these cores lower the img/s figures)"));
         foreach (var s in loader.Skipped.Take(5))
             Console.WriteLine($"skipped           {s.Name}: {s.Reason}");
 
@@ -130,13 +142,31 @@ internal static class BenchDataCommand
                 ["images"] = images,
                 ["skipped"] = loader.Skipped.Count,
                 ["repeat"] = repeat,
+                ["cpu_ms_per_img"] = Math.Round(pipelineCpuMs, 4),
+                ["load_average"] = LoadAverage(),
                 ["jpeg_decoder"] = ImageDecoder.TurboJpegAvailable && decode.UseTurboJpeg ? "turbojpeg" : "skia",
             };
             if (decodeRate is { } dr)
+            {
                 record["decode_img_per_s"] = Math.Round(dr, 2);
+                record["decode_cpu_ms_per_img"] = Math.Round(decodeCpuMs, 4);
+            }
             WriteAtomically(jsonPath, JsonSerializer.Serialize(record, new JsonSerializerOptions { WriteIndented = true }));
         }
         return 0;
+    }
+
+    /// <summary>The 1-minute load average where the OS reports one (Linux), else empty.</summary>
+    private static string LoadAverage()
+    {
+        try
+        {
+            return File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "";
+        }
+        catch (IOException)
+        {
+            return "";
+        }
     }
 
     private static bool HasClassFolders(string root) =>
