@@ -15,6 +15,6 @@ internal static class BenchCommand
 
     private static IEnumerable<Command> Subcommands()
     {
-        yield break;
+        yield return BenchModelCommand.Create();
     }
 }
