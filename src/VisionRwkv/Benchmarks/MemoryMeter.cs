@@ -34,8 +34,9 @@ internal sealed class MemoryMeter
     {
         if (!ProcessMemoryProbe.IsAvailable)
             return new MemoryMeter(() => null, 0, "unavailable (no /proc/self/status)");
+        ProcessMemoryProbe.TryTrimHeap();
         if (ProcessMemoryProbe.TryResetPeak())
-            return new MemoryMeter(() => ProcessMemoryProbe.Read().PeakRssBytes, 0, "process VmHWM, reset per config via /proc/self/clear_refs");
+            return new MemoryMeter(() => ProcessMemoryProbe.Read().PeakRssBytes, 0, "process VmHWM, reset per config via /proc/self/clear_refs after malloc_trim");
         return new MemoryMeter(() => ProcessMemoryProbe.Read().RssBytes, 0, "process VmRSS sampled after each iteration (clear_refs not permitted)");
     }
 

@@ -12,7 +12,7 @@ public readonly record struct ProcessMemory(long RssBytes, long PeakRssBytes);
 /// Process memory on the CPU: reads VmRSS/VmHWM from /proc/self/status and resets the high-water mark by writing 5 to
 /// /proc/self/clear_refs (Linux ≥ 4.0), so that each benchmark configuration gets its own peak.
 /// </summary>
-public static class ProcessMemoryProbe
+public static partial class ProcessMemoryProbe
 {
     private const string StatusPath = "/proc/self/status";
     private const string ClearRefsPath = "/proc/self/clear_refs";
@@ -26,6 +26,25 @@ public static class ProcessMemoryProbe
         if (!IsAvailable) throw new PlatformNotSupportedException($"{StatusPath} is missing: process memory is read from Linux's /proc only");
         return ParseStatus(File.ReadAllText(StatusPath));
     }
+
+    /// <summary>
+    /// Hands freed heap memory back to the kernel (glibc malloc_trim), so that what an earlier configuration freed but
+    /// the allocator kept does not count towards the next one's resident set. False where glibc is not there.
+    /// </summary>
+    public static bool TryTrimHeap()
+    {
+        try
+        {
+            return malloc_trim(0) != 0;
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    [LibraryImport("libc.so.6")]
+    private static partial int malloc_trim(nuint pad);
 
     /// <summary>Resets VmHWM to the current VmRSS; false where the kernel does not permit it (then measure growth instead).</summary>
     public static bool TryResetPeak()
