@@ -9,7 +9,9 @@ internal static class CommandCatalog
     public static IEnumerable<Command> All()
     {
         yield return InfoCommand.Create();
+        yield return ModelsCommand.Create();
         yield return GoldenCommand.Create();
         yield return BenchCommand.Create();
+        yield return ConvertCommand.Create();
     }
 }

@@ -28,6 +28,12 @@ internal static class AtomicFile
         }
     }
 
+    public static void WriteText(string path, string text) =>
+        Write(path, s => s.Write(new System.Text.UTF8Encoding(false).GetBytes(text)));
+
+    public static void Copy(string source, string destination) =>
+        Write(destination, s => { using var src = File.OpenRead(source); src.CopyTo(s); });
+
     private static void TryDelete(string path)
     {
         try

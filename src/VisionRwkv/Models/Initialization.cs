@@ -36,6 +36,7 @@ public static class Initialization
     public static Tensor TruncNormal(Tensor t, double mean = 0, double std = 1, double a = -2, double b = 2)
     {
         using var noGrad = no_grad();
+        if (t.device_type == DeviceType.META) return t;   // shapes only: nothing to sample
         using var scope = NewDisposeScope();
         t.normal_(mean, std);
         for (int i = 0; i < 100; i++)

@@ -127,7 +127,9 @@ public sealed class PthTests : IDisposable
             t.Dispose();
     }
 
+    // Importing torch alone takes several seconds on two cores.
     [PythonTorchFact]
+    [Trait("Category", "Slow")]
     public void Real_pytorch_loads_our_pth_with_weights_only()
     {
         var tensors = Sample();

@@ -6,7 +6,8 @@ namespace VisionRwkv.Tests.Checkpoints;
 internal static class Python
 {
     private static readonly Lazy<string?> Plain = new(() => Find("import pickle"));
-    private static readonly Lazy<string?> WithTorch = new(() => Find("import torch"));
+    // find_spec locates torch without importing it (an import takes seconds, and this runs at test discovery).
+    private static readonly Lazy<string?> WithTorch = new(() => Find("import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"));
 
     public static string? PlainExe => Plain.Value;
 

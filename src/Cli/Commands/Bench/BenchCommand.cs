@@ -15,6 +15,7 @@ internal static class BenchCommand
 
     private static IEnumerable<Command> Subcommands()
     {
+        yield return BenchWkvCommand.Create();
         yield return BenchModelCommand.Create();
     }
 }

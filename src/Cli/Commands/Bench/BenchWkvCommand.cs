@@ -1,0 +1,120 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using TorchSharp;
+using VisionRwkv.Wkv;
+using static TorchSharp.torch;
+
+namespace VisionRwkv.Cli.Commands.Bench;
+
+/// <summary>
+/// <c>rwkv bench wkv</c>: times forward and forward+backward of the reference and fast WKV-4 paths for B=8, C=192 and
+/// T in {196, 784, 3136, 12544} (the reference only up to T=784), prints a table and optionally writes JSON records.
+/// </summary>
+internal static class BenchWkvCommand
+{
+    private sealed record Record(string impl, string direction, long T, string pass, double ms);
+
+    internal static Command Create()
+    {
+        var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
+        var json = new Option<FileInfo?>("--json") { Description = "Write the records as JSON to this file." };
+        var runs = new Option<int>("--runs") { Description = "Timed runs per case (median reported, at least 5).", DefaultValueFactory = _ => 5 };
+        var maxT = new Option<long>("--max-t") { Description = "Skip lengths above this.", DefaultValueFactory = _ => 12544 };
+        var command = new Command("wkv", "Time the WKV-4 core (reference and fast; bidirectional and causal).");
+        command.Options.Add(device);
+        command.Options.Add(json);
+        command.Options.Add(runs);
+        command.Options.Add(maxT);
+        command.SetAction(parse =>
+        {
+            var dev = parse.GetValue(device) switch
+            {
+                "cpu" => CPU,
+                "cuda" when cuda.is_available() => CUDA,
+                var d => throw new ArgumentException($"--device {d}: not available (use cpu{(cuda.is_available() ? " or cuda" : "")})."),
+            };
+            var records = Run(dev, Math.Max(5, parse.GetValue(runs)), parse.GetValue(maxT));
+            if (parse.GetValue(json) is { } file)
+                WriteAtomically(file.FullName, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
+            return 0;
+        });
+        return command;
+    }
+
+    private static List<Record> Run(Device dev, int runs, long maxT)
+    {
+        const long B = 8, C = 192;
+        var records = new List<Record>();
+        Console.WriteLine($"WKV-4 on {dev.type}, B={B}, C={C}, threads={torch.get_num_threads()}, median of {runs} runs (ms)");
+        Console.WriteLine($"{"impl",-10} {"direction",-14} {"T",6} {"forward",10} {"fwd+bwd",10}");
+        foreach (var T in new long[] { 196, 784, 3136, 12544 })
+        {
+            if (T > maxT) continue;
+            foreach (var impl in new[] { WkvImplementation.Reference, WkvImplementation.Fast })
+            {
+                if (impl == WkvImplementation.Reference && T > 784) continue;    // O(T) small ops: too slow beyond
+                foreach (var dir in new[] { WkvDirection.Bidirectional, WkvDirection.Causal })
+                {
+                    using var scope = NewDisposeScope();
+                    var gen = new Generator(1, dev);
+                    var k = (randn(new[] { B, T, C }, generator: gen, device: dev) * 3).requires_grad_();
+                    var v = randn(new[] { B, T, C }, generator: gen, device: dev).requires_grad_();
+                    var w = (dir == WkvDirection.Causal ? rand(C, generator: gen, device: dev) + 0.01
+                        : (rand(C, generator: gen, device: dev) * 10 - 5) / T).detach().requires_grad_();
+                    var u = (rand(C, generator: gen, device: dev) - 0.5).detach().requires_grad_();
+                    Tensor F() => dir == WkvDirection.Causal ? Wkv4.Causal(k, v, w, u, null, impl).Y
+                        : Wkv4.Bidirectional(k, v, w, u, impl);
+                    double fwd = Time(dev, runs, () =>
+                    {
+                        using var s = NewDisposeScope();
+                        using var ng = no_grad();
+                        F();
+                    });
+                    double both = Time(dev, runs, () =>
+                    {
+                        using var s = NewDisposeScope();
+                        F().sum().backward();
+                        k.grad?.zero_();
+                    });
+                    string implName = impl == WkvImplementation.Reference ? "reference" : "fast";
+                    string dirName = dir == WkvDirection.Causal ? "causal" : "bidirectional";
+                    records.Add(new Record(implName, dirName, T, "forward", fwd));
+                    records.Add(new Record(implName, dirName, T, "forward_backward", both));
+                    Console.WriteLine($"{implName,-10} {dirName,-14} {T,6} {fwd,10:F3} {both,10:F3}");
+                }
+            }
+        }
+        return records;
+    }
+
+    /// <summary>Median wall time of <paramref name="runs"/> calls after two warm-up calls.</summary>
+    private static double Time(Device dev, int runs, Action body)
+    {
+        for (int i = 0; i < 2; i++) body();
+        var ms = new double[runs];
+        for (int i = 0; i < runs; i++)
+        {
+            if (dev.type == DeviceType.CUDA) cuda.synchronize();
+            var sw = Stopwatch.StartNew();
+            body();
+            if (dev.type == DeviceType.CUDA) cuda.synchronize();
+            ms[i] = sw.Elapsed.TotalMilliseconds;
+        }
+        Array.Sort(ms);
+        return ms[runs / 2];
+    }
+
+    private static void WriteAtomically(string path, string text)
+    {
+        var tmp = path + ".tmp";
+        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write))
+        using (var wr = new StreamWriter(f))
+        {
+            wr.Write(text);
+            wr.Flush();
+            f.Flush(flushToDisk: true);
+        }
+        File.Move(tmp, path, overwrite: true);
+    }
+}

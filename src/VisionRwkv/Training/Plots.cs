@@ -1,0 +1,96 @@
+using VisionRwkv.Checkpoints;
+using ScottPlot;
+
+namespace VisionRwkv.Training;
+
+/// <summary>PNG plots of a run drawn with ScottPlot (rendered by SkiaSharp); each file is written atomically.</summary>
+public static class Plots
+{
+    /// <summary>loss.png: train and validation loss per epoch.</summary>
+    public static void SaveLossCurves(IReadOnlyList<EpochSummary> history, string path)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var plot = new Plot();
+        AddSeries(plot, history, h => h.TrainLoss, "train loss");
+        AddSeries(plot, history, h => h.ValLoss, "val loss");
+        plot.Title("Loss");
+        plot.XLabel("epoch");
+        plot.YLabel("loss");
+        plot.ShowLegend();
+        Save(plot, path, 800, 500);
+    }
+
+    /// <summary>accuracy.png: validation top-1/top-5 (and EMA top-1, validation AUROC when present) per epoch, in percent.</summary>
+    public static void SaveAccuracyCurves(IReadOnlyList<EpochSummary> history, string path)
+    {
+        ArgumentNullException.ThrowIfNull(history);
+        var plot = new Plot();
+        AddSeries(plot, history, h => h.ValTop1 * 100, "val top-1");
+        AddSeries(plot, history, h => h.ValTop5 * 100, "val top-5");
+        AddSeries(plot, history, h => h.EmaTop1 * 100, "EMA top-1");
+        AddSeries(plot, history, h => h.ValAuroc * 100, "val AUROC x100");
+        plot.Title("Validation accuracy");
+        plot.XLabel("epoch");
+        plot.YLabel("%");
+        plot.ShowLegend();
+        Save(plot, path, 800, 500);
+    }
+
+    /// <summary>confusion.png: row-normalised confusion matrix heat map (rows true, columns predicted) with counts.</summary>
+    public static void SaveConfusionMatrix(long[][] confusion, IReadOnlyList<string>? classNames, string path)
+    {
+        ArgumentNullException.ThrowIfNull(confusion);
+        int k = confusion.Length;
+        var intensities = new double[k, k];
+        for (int r = 0; r < k; r++)
+        {
+            double rowSum = confusion[r].Sum();
+            for (int c = 0; c < k; c++)
+                intensities[r, c] = rowSum == 0 ? 0 : confusion[r][c] / rowSum;
+        }
+        var plot = new Plot();
+        var heatmap = plot.Add.Heatmap(intensities);
+        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        heatmap.ManualRange = new ScottPlot.Range(0, 1);
+        // Row 0 is drawn at the top; ScottPlot's Extent gives the centres of the corner cells, so cell (r, c) is centred
+        // on x = c, y = k - 1 - r (checked by eye on a rendered 3-class matrix).
+        if (k > 1)
+            heatmap.Extent = new CoordinateRect(0, k - 1, 0, k - 1);
+        plot.Add.ColorBar(heatmap);
+        if (k <= 30)
+        {
+            for (int r = 0; r < k; r++)
+                for (int c = 0; c < k; c++)
+                {
+                    var text = plot.Add.Text(confusion[r][c].ToString(System.Globalization.CultureInfo.InvariantCulture), c, k - 1 - r);
+                    text.LabelAlignment = Alignment.MiddleCenter;
+                    text.LabelFontColor = Colors.Black;
+                    text.LabelBackgroundColor = Colors.White.WithAlpha(0.7);
+                    text.LabelFontSize = k <= 10 ? 14 : 9;
+                }
+            var positions = Enumerable.Range(0, k).Select(i => (double)i).ToArray();
+            var names = Enumerable.Range(0, k).Select(i => ClassificationMetrics.Name(classNames, i)).ToArray();
+            plot.Axes.Bottom.SetTicks(positions, names);
+            plot.Axes.Left.SetTicks(positions.Select(p => k - 1 - p).ToArray(), names);
+        }
+        plot.Title("Confusion matrix (row-normalised)");
+        plot.XLabel("predicted");
+        plot.YLabel("true");
+        int size = Math.Clamp(200 + 40 * k, 500, 1600);
+        Save(plot, path, size + 100, size);
+    }
+
+    static void AddSeries(Plot plot, IReadOnlyList<EpochSummary> history, Func<EpochSummary, double?> value, string label)
+    {
+        var points = history.Where(h => value(h) is { } v && double.IsFinite(v)).ToList();
+        if (points.Count == 0) return;
+        var scatter = plot.Add.Scatter(points.Select(h => (double)h.Epoch).ToArray(), points.Select(h => value(h)!.Value).ToArray());
+        scatter.LegendText = label;
+    }
+
+    static void Save(Plot plot, string path, int width, int height)
+    {
+        var bytes = plot.GetImageBytes(width, height, ImageFormat.Png);
+        AtomicFile.Write(path, s => s.Write(bytes));
+    }
+}

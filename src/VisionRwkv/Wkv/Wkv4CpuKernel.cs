@@ -1,0 +1,222 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace VisionRwkv.Wkv;
+
+/// <summary>
+/// Fused CPU WKV-4 kernels over one "strip" of 8 channels (one <see cref="Vector256{T}"/>) of one batch row: the
+/// pointers address element [t=0, first channel] and successive tokens are <c>stride</c> floats apart ([B,T,C]
+/// layout). All scans keep log-stable states (a, b, p) with real sums (a, b)·e^p; every exp is of a value ≤ 0.
+/// The backward is analytic (wkv-core.md §1.3) and needs only y and ℓ = ln(denominator) from the forward.
+/// </summary>
+internal static unsafe class Wkv4CpuKernel
+{
+    internal const int Lanes = 8;
+    private const float Neg = Wkv4Reference.Neg;
+
+    /// <summary>
+    /// S ← e^{-w}·S + e^{x}·(val1, val2) for a scan state (s1, s2, p). Of the two factors e^{p-w-q} and e^{x-q}
+    /// (q the new max) one is exactly 1, so one exp of -|difference| suffices.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Push(ref Vector256<float> s1, ref Vector256<float> s2, ref Vector256<float> p,
+        Vector256<float> w, Vector256<float> x, Vector256<float> val1, Vector256<float> val2)
+    {
+        var decayed = p - w;
+        var d = decayed - x;
+        var e = Vector256.Exp(-Vector256.Abs(d));
+        var oldWins = Vector256.GreaterThanOrEqual(d, Vector256<float>.Zero);
+        var e1 = Vector256.ConditionalSelect(oldWins, Vector256<float>.One, e);
+        var e2 = Vector256.ConditionalSelect(oldWins, e, Vector256<float>.One);
+        s1 = e1 * s1 + e2 * val1;
+        s2 = e1 * s2 + e2 * val2;
+        p = Vector256.Max(decayed, x);
+    }
+
+    /// <summary>
+    /// <see cref="Push"/> that also carries (a', b') = -∂(a, b)/∂w in the same scale:
+    /// S'_{n+1} = e^{-w}(S'_n + S_n), so that the distance weight of ∂/∂w needs no O(T²) sum.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PushWithDerivative(ref Vector256<float> a, ref Vector256<float> b, ref Vector256<float> ad,
+        ref Vector256<float> bd, ref Vector256<float> p, Vector256<float> w, Vector256<float> k, Vector256<float> v)
+    {
+        var decayed = p - w;
+        var d = decayed - k;
+        var e = Vector256.Exp(-Vector256.Abs(d));
+        var oldWins = Vector256.GreaterThanOrEqual(d, Vector256<float>.Zero);
+        var e1 = Vector256.ConditionalSelect(oldWins, Vector256<float>.One, e);
+        var e2 = Vector256.ConditionalSelect(oldWins, e, Vector256<float>.One);
+        ad = e1 * (ad + a);
+        bd = e1 * (bd + b);
+        a = e1 * a + e2 * v;
+        b = e1 * b + e2;
+        p = Vector256.Max(decayed, k);
+    }
+
+    /// <summary>
+    /// Bidirectional forward. Pass 1 stores the exclusive prefix state of every token (a in y, b in
+    /// <paramref name="scratch"/> (stride 8), p in <paramref name="lnD"/>); pass 2 runs the suffix scan backwards and
+    /// combines: y_t = (aF e^{pF-m} + aR e^{pR-m} + v e^{u+k-m}) / (same with b, 1); lnD_t = m + ln(denominator).
+    /// </summary>
+    public static void BidirectionalForward(float* k, float* v, float* y, float* lnD, float* scratch, int T,
+        int stride, Vector256<float> w, Vector256<float> u)
+    {
+        var a = Vector256<float>.Zero;
+        var b = Vector256<float>.Zero;
+        var p = Vector256.Create(Neg);
+        for (int t = 0; t < T; t++)
+        {
+            long o = (long)t * stride;
+            a.Store(y + o);
+            b.Store(scratch + (long)t * Lanes);
+            p.Store(lnD + o);
+            Push(ref a, ref b, ref p, w, Vector256.Load(k + o), Vector256.Load(v + o), Vector256<float>.One);
+        }
+        a = Vector256<float>.Zero;
+        b = Vector256<float>.Zero;
+        p = Vector256.Create(Neg);
+        for (int t = T - 1; t >= 0; t--)
+        {
+            long o = (long)t * stride;
+            var kt = Vector256.Load(k + o);
+            var vt = Vector256.Load(v + o);
+            var aF = Vector256.Load(y + o);
+            var bF = Vector256.Load(scratch + (long)t * Lanes);
+            var pF = Vector256.Load(lnD + o);
+            var s = u + kt;
+            var m = Vector256.Max(Vector256.Max(pF, p), s);
+            var eF = Vector256.Exp(pF - m);
+            var eR = Vector256.Exp(p - m);
+            var eS = Vector256.Exp(s - m);
+            var num = eF * aF + eR * a + eS * vt;
+            var den = eF * bF + eR * b + eS;                     // ≥ 1: the largest of the three parts has factor 1
+            (num / den).Store(y + o);
+            (m + Vector256.Log(den)).Store(lnD + o);
+            Push(ref a, ref b, ref p, w, kt, vt, Vector256<float>.One);
+        }
+    }
+
+    /// <summary>
+    /// Bidirectional backward from y, lnD and gy. With g_t = gy_t/D_t and α_{t,i} the weights:
+    /// gv_i = Σ_t g_t α_{t,i}; gk_i = Σ_t g_t α_{t,i}(v_i - y_t); gu = Σ_t g_t α_{t,t}(v_t - y_t);
+    /// gw = -Σ_t Σ_{i≠t} g_t α_{t,i}(v_i - y_t)(|t-i|-1). The sums over outputs t for a fixed input i are transposed
+    /// scans with logits -ℓ_t; the sums over inputs i for a fixed output t re-run the primary scans with derivative
+    /// states. gw and gu are accumulated per lane into <paramref name="gw"/> and <paramref name="gu"/>.
+    /// </summary>
+    public static void BidirectionalBackward(float* k, float* v, float* y, float* lnD, float* gy, float* gk, float* gv,
+        int T, int stride, Vector256<float> w, Vector256<float> u, ref Vector256<float> gw, ref Vector256<float> gu)
+    {
+        var zero = Vector256<float>.Zero;
+        var neg = Vector256.Create(Neg);
+        Vector256<float> a = zero, b = zero, ad = zero, bd = zero, p = neg;   // inputs before t, for output t
+        Vector256<float> h1 = zero, h2 = zero, ph = neg;                    // outputs before i, for input i
+        for (int t = 0; t < T; t++)
+        {
+            long o = (long)t * stride;
+            var kt = Vector256.Load(k + o);
+            var vt = Vector256.Load(v + o);
+            var yt = Vector256.Load(y + o);
+            var lt = Vector256.Load(lnD + o);
+            var gt = Vector256.Load(gy + o);
+            gw -= gt * Vector256.Exp(p - lt) * (ad - yt * bd);
+            var eh = Vector256.Exp(kt + ph);
+            (eh * h1).Store(gv + o);                                        // partial Σ g α over earlier outputs
+            (eh * h2).Store(gk + o);                                        // partial Σ g α y over earlier outputs
+            PushWithDerivative(ref a, ref b, ref ad, ref bd, ref p, w, kt, vt);
+            Push(ref h1, ref h2, ref ph, w, -lt, gt, gt * yt);
+        }
+        a = zero; b = zero; ad = zero; bd = zero; p = neg;
+        h1 = zero; h2 = zero; ph = neg;
+        for (int t = T - 1; t >= 0; t--)
+        {
+            long o = (long)t * stride;
+            var kt = Vector256.Load(k + o);
+            var vt = Vector256.Load(v + o);
+            var yt = Vector256.Load(y + o);
+            var lt = Vector256.Load(lnD + o);
+            var gt = Vector256.Load(gy + o);
+            gw -= gt * Vector256.Exp(p - lt) * (ad - yt * bd);
+            var eh = Vector256.Exp(kt + ph);
+            var gvOff = Vector256.Load(gv + o) + eh * h1;
+            var gyOff = Vector256.Load(gk + o) + eh * h2;
+            var gd = gt * Vector256.Exp(u + kt - lt);                       // g_t α_{t,t}
+            var dv = vt - yt;
+            gu += gd * dv;
+            (gvOff + gd).Store(gv + o);
+            (vt * gvOff - gyOff + gd * dv).Store(gk + o);
+            PushWithDerivative(ref a, ref b, ref ad, ref bd, ref p, w, kt, vt);
+            Push(ref h1, ref h2, ref ph, w, -lt, gt, gt * yt);
+        }
+    }
+
+    /// <summary>
+    /// Causal forward from the state (a, b, p) (updated in place to the state after the last token):
+    /// y_t = (a e^{p-m} + v e^{u+k-m}) / (b e^{p-m} + e^{u+k-m}); lnD_t = m + ln(denominator) when lnD is not null.
+    /// </summary>
+    public static void CausalForward(float* k, float* v, float* y, float* lnD, int T, int stride, Vector256<float> w,
+        Vector256<float> u, ref Vector256<float> a, ref Vector256<float> b, ref Vector256<float> p)
+    {
+        for (int t = 0; t < T; t++)
+        {
+            long o = (long)t * stride;
+            var kt = Vector256.Load(k + o);
+            var vt = Vector256.Load(v + o);
+            var s = u + kt;
+            var d = p - s;
+            var e = Vector256.Exp(-Vector256.Abs(d));
+            var stateWins = Vector256.GreaterThanOrEqual(d, Vector256<float>.Zero);
+            var e1 = Vector256.ConditionalSelect(stateWins, Vector256<float>.One, e);
+            var e2 = Vector256.ConditionalSelect(stateWins, e, Vector256<float>.One);
+            var den = e1 * b + e2;
+            ((e1 * a + e2 * vt) / den).Store(y + o);
+            if (lnD != null)
+                (Vector256.Max(p, s) + Vector256.Log(den)).Store(lnD + o);
+            Push(ref a, ref b, ref p, w, kt, vt, Vector256<float>.One);
+        }
+    }
+
+    /// <summary>
+    /// Causal backward (the initial state enters as a constant): forward pass re-runs the prefix scan from the initial
+    /// state with derivative states for gw and does the diagonal terms; backward pass is the transposed scan over later
+    /// outputs for gk, gv.
+    /// </summary>
+    public static void CausalBackward(float* k, float* v, float* y, float* lnD, float* gy, float* gk, float* gv, int T,
+        int stride, Vector256<float> w, Vector256<float> u, Vector256<float> a0, Vector256<float> b0,
+        Vector256<float> p0, ref Vector256<float> gw, ref Vector256<float> gu)
+    {
+        var zero = Vector256<float>.Zero;
+        Vector256<float> a = a0, b = b0, ad = zero, bd = zero, p = p0;
+        for (int t = 0; t < T; t++)
+        {
+            long o = (long)t * stride;
+            var kt = Vector256.Load(k + o);
+            var vt = Vector256.Load(v + o);
+            var yt = Vector256.Load(y + o);
+            var lt = Vector256.Load(lnD + o);
+            var gt = Vector256.Load(gy + o);
+            gw -= gt * Vector256.Exp(p - lt) * (ad - yt * bd);
+            var gd = gt * Vector256.Exp(u + kt - lt);
+            var dv = vt - yt;
+            gu += gd * dv;
+            gd.Store(gv + o);
+            (gd * dv).Store(gk + o);
+            PushWithDerivative(ref a, ref b, ref ad, ref bd, ref p, w, kt, vt);
+        }
+        Vector256<float> h1 = zero, h2 = zero, ph = Vector256.Create(Neg);
+        for (int t = T - 1; t >= 0; t--)
+        {
+            long o = (long)t * stride;
+            var kt = Vector256.Load(k + o);
+            var vt = Vector256.Load(v + o);
+            var yt = Vector256.Load(y + o);
+            var lt = Vector256.Load(lnD + o);
+            var gt = Vector256.Load(gy + o);
+            var eh = Vector256.Exp(kt + ph);
+            var gvOff = eh * h1;
+            (Vector256.Load(gv + o) + gvOff).Store(gv + o);
+            (Vector256.Load(gk + o) + vt * gvOff - eh * h2).Store(gk + o);
+            Push(ref h1, ref h2, ref ph, w, -lt, gt, gt * yt);
+        }
+    }
+}

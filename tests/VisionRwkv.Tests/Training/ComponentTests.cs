@@ -1,0 +1,168 @@
+using TorchSharp;
+using VisionRwkv.Training;
+using static TorchSharp.torch;
+
+namespace VisionRwkv.Tests.Training;
+
+public class ComponentTests
+{
+    [Fact]
+    public void Soft_cross_entropy_on_one_hot_targets_equals_torch_label_smoothed_cross_entropy()
+    {
+        using var scope = NewDisposeScope();
+        var g = new torch.Generator(3);
+        var logits = torch.randn(new long[] { 6, 4 }, generator: g);
+        var labels = torch.tensor(new long[] { 0, 3, 1, 2, 2, 0 });
+        var viaTorch = Losses.Compute(logits, labels, multiLabel: false, labelSmoothing: 0.1).item<float>();
+        var viaSoft = Losses.Compute(logits, nn.functional.one_hot(labels, 4).to_type(ScalarType.Float32), false, 0.1).item<float>();
+        Assert.Equal(viaTorch, viaSoft, 5);
+    }
+
+    [Fact]
+    public void Bce_with_pos_weight_matches_the_formula()
+    {
+        using var scope = NewDisposeScope();
+        // One sample, two labels: z = [0, 2], y = [1, 0], pos_weight = [3, 1].
+        // loss_k = -(w_k * y log s(z) + (1-y) log(1-s(z))); mean over 2 entries.
+        var loss = Losses.Compute(torch.tensor(new float[] { 0, 2 }, new long[] { 1, 2 }), torch.tensor(new float[] { 1, 0 }, new long[] { 1, 2 }),
+            multiLabel: true, posWeight: torch.tensor(new float[] { 3, 1 })).item<float>();
+        double sig2 = 1 / (1 + Math.Exp(-2));
+        double expected = (-3 * Math.Log(0.5) - Math.Log(1 - sig2)) / 2;
+        Assert.Equal(expected, loss, 5);
+    }
+
+    [Fact]
+    public void Norm_weights_biases_and_one_dimensional_parameters_get_no_weight_decay_by_default()
+    {
+        using var model = new TinyMlp(8, 16, 3, seed: 1);
+        var (decay, noDecay) = ParameterGroups.Split(model, TrainConfig.Default);
+        Assert.Equal(new[] { "fc1.weight", "fc2.weight" }, decay.Select(d => d.Name).ToArray());
+        Assert.Equal(new[] { "fc1.bias", "norm.weight", "norm.bias", "fc2.bias" }, noDecay.Select(d => d.Name).ToArray());
+        var all = ParameterGroups.Split(model, TrainConfig.Default with { DecayNormAndBias = true });
+        Assert.Empty(all.NoDecay);
+        var named = ParameterGroups.Split(model, TrainConfig.Default with { NoDecayNames = ["fc2"] });
+        Assert.Equal(new[] { "fc1.weight" }, named.Decay.Select(d => d.Name).ToArray());
+        // A 1-D parameter outside norms that is not a bias (e.g. spatial_decay) follows DecayOneDimensional.
+        Assert.False(ParameterGroups.GetsWeightDecay("blocks.0.att.spatial_decay", 1, false, TrainConfig.Default));
+        Assert.True(ParameterGroups.GetsWeightDecay("blocks.0.att.spatial_decay", 1, false, TrainConfig.Default with { DecayOneDimensional = true }));
+        Assert.False(ParameterGroups.GetsWeightDecay("norm.bias", 1, true, TrainConfig.Default with { DecayOneDimensional = true }));
+    }
+
+    [Fact]
+    public void Safetensors_store_round_trips_tensors_and_metadata()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "x.safetensors");
+        using var a = torch.arange(12, dtype: ScalarType.Float32).reshape(3, 4);
+        using var b = torch.tensor(new long[] { -5, 7 });
+        using var c = torch.tensor(new byte[] { 1, 2, 3 });
+        using var t = a.t(); // non-contiguous view is written in logical order
+        CheckpointStore.Save(path, [new("a", a), new("b", b), new("c", c), new("t", t)], new Dictionary<string, string> { ["k"] = "v" });
+        var (tensors, meta) = CheckpointStore.Load(path);
+        try
+        {
+            Assert.Equal("v", meta["k"]);
+            Assert.Equal(a.data<float>().ToArray(), tensors["a"].data<float>().ToArray());
+            Assert.Equal(new long[] { 3, 4 }, tensors["a"].shape);
+            Assert.Equal(new long[] { -5, 7 }, tensors["b"].data<long>().ToArray());
+            Assert.Equal(ScalarType.Byte, tensors["c"].dtype);
+            Assert.Equal(t.contiguous().data<float>().ToArray(), tensors["t"].data<float>().ToArray());
+            Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
+        }
+        finally
+        {
+            foreach (var x in tensors.Values) x.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Truncated_checkpoint_is_rejected_naming_the_file()
+    {
+        using var dir = new TempDir();
+        var path = Path.Combine(dir.Path, "bad.safetensors");
+        using var a = torch.ones(100);
+        CheckpointStore.Save(path, [new("a", a)], null);
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length - 10)]);
+        var e = Assert.Throws<InvalidDataException>(() => CheckpointStore.Load(path));
+        Assert.Contains("bad.safetensors", e.Message, StringComparison.Ordinal);
+        File.WriteAllBytes(path, [1, 2, 3]);
+        Assert.Throws<InvalidDataException>(() => CheckpointStore.Load(path));
+    }
+
+    [Fact]
+    public void Ema_follows_the_decay_formula_and_apply_restores_the_weights()
+    {
+        using var model = new TinyMlp(8, 4, 2, seed: 2);
+        var p = model.named_parameters().First(n => n.name == "fc2.bias").parameter;
+        using var ema = new ModelEma(model, decay: 0.9, warmup: false);
+        var start = p.data<float>().ToArray();
+        using (no_grad()) p.add_(1.0f);
+        ema.Update(1);
+        // shadow = 0.9 * start + 0.1 * (start + 1) = start + 0.1
+        var shadow = ema.State.First(kv => kv.Key == "fc2.bias").Value.data<float>().ToArray();
+        for (int i = 0; i < start.Length; i++) Assert.Equal(start[i] + 0.1f, shadow[i], 5);
+        var current = p.data<float>().ToArray();
+        using (ema.Apply())
+            Assert.Equal(shadow, p.data<float>().ToArray());
+        Assert.Equal(current, p.data<float>().ToArray());
+        Assert.Equal(Math.Min(0.9, 2.0 / 11), new ModelEma(model, 0.9, warmup: true).DecayAt(1), 12);
+    }
+
+    [Fact]
+    public void Mixup_targets_are_convex_mixtures_and_cutmix_lambda_matches_the_pasted_area()
+    {
+        using var scope = NewDisposeScope();
+        var x = torch.arange(4 * 1 * 8 * 8, dtype: ScalarType.Float32).reshape(4, 1, 8, 8);
+        var y = torch.tensor(new long[] { 0, 1, 2, 0 });
+        var mix = new MixupCutmix(new TrainConfig { MixupAlpha = 0.8, MixupProb = 1 });
+        var (mx, my) = mix.Apply(x, y, 3, new Random(1));
+        Assert.Equal(new long[] { 4, 3 }, my.shape);
+        var sums = my.sum(1).data<float>().ToArray();
+        Assert.All(sums, s => Assert.Equal(1f, s, 5));
+        // Sample 0 is mixed with sample 3 (reversed batch): x' = lam x0 + (1-lam) x3, and target class 0 weight = 1 (both class 0).
+        float lam = (mx[0, 0, 0, 0].item<float>() - x[3, 0, 0, 0].item<float>()) / (x[0, 0, 0, 0].item<float>() - x[3, 0, 0, 0].item<float>());
+        Assert.Equal(lam, my[1, 1].item<float>(), 4); // sample 1 (class 1) mixed with sample 2 (class 2)
+        Assert.Equal(1f, my[0, 0].item<float>(), 5);
+
+        var cut = new MixupCutmix(new TrainConfig { CutmixAlpha = 1.0, MixupProb = 1 });
+        var (cx, cy) = cut.Apply(x, y, 3, new Random(5));
+        // Pixels of sample 1 taken from sample 2 are exactly the pasted box; its target keeps 1 - area fraction of class 1.
+        long pasted = cx[1].ne(x[1]).sum().item<long>();
+        Assert.Equal(1 - pasted / 64.0, cy[1, 1].item<float>(), 5);
+        Assert.Equal(pasted / 64.0, cy[1, 2].item<float>(), 5);
+    }
+
+    [Fact]
+    public void Gamma_and_beta_samplers_have_the_right_means()
+    {
+        var r = new Random(11);
+        foreach (var shape in new[] { 0.5, 1.0, 3.0 })
+        {
+            double mean = Enumerable.Range(0, 20000).Select(_ => MixupCutmix.SampleGamma(r, shape)).Average();
+            Assert.InRange(mean, shape * 0.95, shape * 1.05);
+        }
+        // Beta(0.8, 0.8) has mean 0.5 and variance ab/((a+b)^2 (a+b+1)) = 0.64/(2.56*2.6) = 0.0962.
+        var b = Enumerable.Range(0, 20000).Select(_ => MixupCutmix.SampleBeta(r, 0.8)).ToArray();
+        Assert.InRange(b.Average(), 0.49, 0.51);
+        Assert.InRange(b.Select(v => (v - 0.5) * (v - 0.5)).Average(), 0.090, 0.102);
+    }
+
+    [Fact]
+    public void Predict_top_k_returns_softmax_probabilities_best_first()
+    {
+        using var model = new TinyMlp(8, 4, 3, seed: 4);
+        using var images = torch.randn(new long[] { 2, 2, 2, 2 }, generator: new torch.Generator(9));
+        using var logits = model.call(images);
+        using var probs = logits.softmax(1);
+        var p = probs.data<float>().ToArray();
+        var top = Evaluator.PredictTopK(model, images, k: 2);
+        for (int i = 0; i < 2; i++)
+        {
+            var expected = Enumerable.Range(0, 3).OrderByDescending(j => p[i * 3 + j]).Take(2).ToArray();
+            Assert.Equal(expected, top[i].Select(t => t.ClassIndex).ToArray());
+            Assert.Equal(p[i * 3 + expected[0]], top[i][0].Probability, 6);
+        }
+        Assert.Equal(3, Evaluator.PredictTopK(model, images, k: 10)[0].Length);
+    }
+}
