@@ -35,8 +35,8 @@ public class BenchModelCommandTests
         try
         {
             string json = Path.Combine(dir.FullName, "bench.json"), png = Path.Combine(dir.FullName, "bench.png");
-            var (code, output) = CliRunner.Run(["bench", "model", "--models", "vrwkv_mini_28,vit_mini_28", "--res", "28,56",
-                "--batch", "2,1", "--warmup", "1", "--peak-size", "256", "--json", json, "--plot", png]);
+            var (code, output) = CliRunner.Run(["bench", "model", "--models", "vrwkv_mini_28,vit_mini_28", "--res", "28,32",
+                "--batch", "2,1", "--warmup", "0", "--peak-size", "256", "--json", json, "--plot", png]);
             Assert.True(code == 0, output);
             Assert.Contains("matmul peak:", output, StringComparison.Ordinal);
             Assert.Contains("vrwkv_mini_28 vs vit_mini_28:", output, StringComparison.Ordinal);
@@ -44,7 +44,7 @@ public class BenchModelCommandTests
             Assert.Equal(4, doc.RootElement.GetArrayLength());
             var last = doc.RootElement[3];
             Assert.Equal("vit_mini_28", last.GetProperty("model").GetString());
-            Assert.Equal(56, last.GetProperty("res").GetInt32());
+            Assert.Equal(32, last.GetProperty("res").GetInt32());
             Assert.Equal(1, last.GetProperty("batch").GetInt32());
             Assert.True(last.GetProperty("img_per_s").GetDouble() > 0);
             Assert.True(last.GetProperty("peak_fraction").GetDouble() > 0);
