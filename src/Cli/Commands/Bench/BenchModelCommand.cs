@@ -252,7 +252,7 @@ internal static class BenchModelCommand
             foreach (int m in new[] { 1, 2, 5 })
             {
                 double v = m * Math.Pow(10, k);
-                ticks.AddMajor(Math.Log10(v), v.ToString("G4", CultureInfo.InvariantCulture));
+                ticks.AddMajor(Math.Log10(v), v.ToString(v >= 1 ? "#,0" : "0.###", CultureInfo.InvariantCulture));
             }
         }
         return ticks;
