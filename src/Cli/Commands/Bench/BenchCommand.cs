@@ -17,5 +17,6 @@ internal static class BenchCommand
     {
         yield return BenchWkvCommand.Create();
         yield return BenchDataCommand.Create();
+        yield return BenchModelCommand.Create();
     }
 }
