@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using TorchSharp;
 using VisionRwkv.Wkv;
+using VisionRwkv.Wkv.Cuda;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Cli.Commands.Bench;
@@ -10,6 +11,8 @@ namespace VisionRwkv.Cli.Commands.Bench;
 /// <summary>
 /// <c>rwkv bench wkv</c>: times forward and forward+backward of the reference and fast WKV-4 paths for B=8, C=192 and
 /// T in {196, 784, 3136, 12544} (the reference only up to T=784), prints a table and optionally writes JSON records.
+/// On CUDA the chunked tensor-op fallback is timed too, and <c>--check</c> first compares the fused CUDA kernel and
+/// the chunked ops against the float64 reference (forward and all four gradients) and fails if they disagree.
 /// </summary>
 internal static class BenchWkvCommand
 {
@@ -21,11 +24,13 @@ internal static class BenchWkvCommand
         var json = new Option<FileInfo?>("--json") { Description = "Write the records as JSON to this file." };
         var runs = new Option<int>("--runs") { Description = "Timed runs per case (median reported, at least 5).", DefaultValueFactory = _ => 5 };
         var maxT = new Option<long>("--max-t") { Description = "Skip lengths above this.", DefaultValueFactory = _ => 12544 };
+        var check = new Option<bool>("--check") { Description = "CUDA only: first compare the fused kernel and the chunked ops with the float64 reference." };
         var command = new Command("wkv", "Time the WKV-4 core (reference and fast; bidirectional and causal).");
         command.Options.Add(device);
         command.Options.Add(json);
         command.Options.Add(runs);
         command.Options.Add(maxT);
+        command.Options.Add(check);
         command.SetAction(parse =>
         {
             var dev = parse.GetValue(device) switch
@@ -34,6 +39,16 @@ internal static class BenchWkvCommand
                 "cuda" when cuda.is_available() => CUDA,
                 var d => throw new ArgumentException($"--device {d}: not available (use cpu{(cuda.is_available() ? " or cuda" : "")})."),
             };
+            if (dev.type == DeviceType.CUDA)
+                Console.WriteLine(Wkv4Cuda.IsAvailable ? $"fused CUDA WKV: {Wkv4Cuda.Describe()}"
+                    : $"fused CUDA WKV unavailable: {Wkv4Cuda.UnavailableReason}");
+            if (parse.GetValue(check))
+            {
+                if (dev.type != DeviceType.CUDA)
+                    throw new ArgumentException("--check compares the fused CUDA kernel: use it with --device cuda.");
+                if (!Check(dev))
+                    return 1;
+            }
             var records = Run(dev, Math.Max(5, parse.GetValue(runs)), parse.GetValue(maxT));
             if (parse.GetValue(json) is { } file)
                 WriteAtomically(file.FullName, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
@@ -51,7 +66,10 @@ internal static class BenchWkvCommand
         foreach (var T in new long[] { 196, 784, 3136, 12544 })
         {
             if (T > maxT) continue;
-            foreach (var impl in new[] { WkvImplementation.Reference, WkvImplementation.Fast })
+            WkvImplementation[] impls = dev.type == DeviceType.CUDA
+                ? [WkvImplementation.Reference, WkvImplementation.Chunked, WkvImplementation.Fast]
+                : [WkvImplementation.Reference, WkvImplementation.Fast];
+            foreach (var impl in impls)
             {
                 if (impl == WkvImplementation.Reference && T > 784) continue;    // O(T) small ops: too slow beyond
                 foreach (var dir in new[] { WkvDirection.Bidirectional, WkvDirection.Causal })
@@ -77,7 +95,12 @@ internal static class BenchWkvCommand
                         F().sum().backward();
                         k.grad?.zero_();
                     });
-                    string implName = impl == WkvImplementation.Reference ? "reference" : "fast";
+                    string implName = impl switch
+                    {
+                        WkvImplementation.Reference => "reference",
+                        WkvImplementation.Chunked => "chunked",
+                        _ => "fast",
+                    };
                     string dirName = dir == WkvDirection.Causal ? "causal" : "bidirectional";
                     records.Add(new Record(implName, dirName, T, "forward", fwd));
                     records.Add(new Record(implName, dirName, T, "forward_backward", both));
@@ -86,6 +109,19 @@ internal static class BenchWkvCommand
             }
         }
         return records;
+    }
+
+    /// <summary>Prints the fused-vs-reference and chunked-vs-reference errors; true when every row passes.</summary>
+    private static bool Check(Device dev)
+    {
+        var rows = WkvCudaCheck.Run(dev);
+        Console.WriteLine("error = max|x - reference(float64)| / max(1, max|reference|); L = sum(y * r)");
+        Console.WriteLine($"{"case",-8} {"direction",-14} {"T",6} {"qty",4} {"fused",10} {"chunked",10} {"ok",4}");
+        foreach (var r in rows)
+            Console.WriteLine($"{r.Case,-8} {r.Direction,-14} {r.T,6} {r.Quantity,4} {r.Error,10:E2} {r.ChunkedError,10:E2} {(r.Pass ? "ok" : "FAIL"),4}");
+        int failed = rows.Count(r => !r.Pass);
+        Console.WriteLine(failed == 0 ? $"check: all {rows.Count} rows pass" : $"check: {failed} of {rows.Count} rows FAIL");
+        return failed == 0;
     }
 
     /// <summary>Median wall time of <paramref name="runs"/> calls after two warm-up calls.</summary>
