@@ -110,6 +110,29 @@ public class Wkv4CudaTests
         CheckCausal(3136, 2e-3);
     }
 
+    [CudaTheory]
+    [InlineData(100)]
+    [InlineData(3136)]
+    public void Segmented_forward_equals_the_single_pass_forward(int T)
+    {
+        var c = new WkvCase(seed: 1000 + T, b: 2, t: T, c: 40, kMax: 8, wMin: -5.0 / T, wMax: 5.0 / T);
+        double[][] With(long segments)
+        {
+            WkvCudaKernel.ForcedSegments = segments;
+            try
+            {
+                return Outputs(c, ScalarType.Float32, Wkv4Cuda.Bidirectional);
+            }
+            finally
+            {
+                WkvCudaKernel.ForcedSegments = 0;
+            }
+        }
+        var single = With(1);
+        foreach (var s in new long[] { 3, 16, T })
+            AllClose(single, With(s), 2e-5, 2e-5, $"T={T} segments={s}");
+    }
+
     [CudaFact]
     public void Fused_outputs_and_gradients_stay_finite_and_close_for_extreme_inputs()
     {

@@ -88,6 +88,109 @@ internal static unsafe class WkvCudaKernel
             }
         }
 
+        // ---- Segmented bidirectional forward, for few (b, c) pairs and long T (large images, small batches) ----
+        // T is cut into S segments of L tokens (the last may be shorter); idx runs over (b, s, c), c fastest.
+        // Phase 1: each segment's own forward and reverse states from empty. Phase 2 (one thread per (b, c)): the
+        // states entering every segment, S' = e^{-len w} S + summary. Phase 3: the plain two-pass kernel per segment
+        // from those entry states. st holds 6 planes [B,S,C]: forward a, b, p, reverse a, b, p.
+        __device__ __forceinline__ void seg_coords(i64 idx, i64 S, i64 C, i64& b, i64& s, i64& c)
+        {
+            c = idx % C; i64 r = idx / C; s = r % S; b = r / S;
+        }
+
+        extern "C" __global__ void wkv_bi_seg_summary(const float* __restrict__ k, const float* __restrict__ v,
+            const float* __restrict__ w, float* __restrict__ st, i64 B, i64 T, i64 C, i64 S, i64 L)
+        {
+            i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+            if (idx >= B * S * C) return;
+            i64 b, s, c; seg_coords(idx, S, C, b, s, c);
+            i64 t0 = s * L, t1 = min(T, t0 + L), plane = B * S * C;
+            i64 base = b * T * C + c;
+            float ww = w[c];
+            float a = 0.f, z = 0.f, p = NEG;
+            #pragma unroll 4
+            for (i64 t = t0; t < t1; t++) { i64 o = base + t * C; push(a, z, p, ww, k[o], v[o], 1.f); }
+            st[idx] = a; st[plane + idx] = z; st[2 * plane + idx] = p;
+            a = 0.f; z = 0.f; p = NEG;
+            #pragma unroll 4
+            for (i64 t = t1 - 1; t >= t0; t--) { i64 o = base + t * C; push(a, z, p, ww, k[o], v[o], 1.f); }
+            st[3 * plane + idx] = a; st[4 * plane + idx] = z; st[5 * plane + idx] = p;
+        }
+
+        // X <- e^{-len w} X + Y for log-stable states.
+        __device__ __forceinline__ void combine(float& a, float& z, float& p, float lenw, float ya, float yz, float yp)
+        {
+            float pd = p - lenw;
+            float q = fmaxf(pd, yp);
+            float e1 = __expf(pd - q), e2 = __expf(yp - q);
+            a = e1 * a + e2 * ya; z = e1 * z + e2 * yz; p = q;
+        }
+
+        extern "C" __global__ void wkv_bi_seg_scan(const float* __restrict__ w, float* __restrict__ st,
+            i64 B, i64 T, i64 C, i64 S, i64 L)
+        {
+            i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+            if (idx >= B * C) return;
+            i64 b = idx / C, c = idx - b * C, plane = B * S * C;
+            float ww = w[c];
+            float a = 0.f, z = 0.f, p = NEG;                 // state entering segment s (forward)
+            for (i64 s = 0; s < S; s++)
+            {
+                i64 j = (b * S + s) * C + c;
+                float ya = st[j], yz = st[plane + j], yp = st[2 * plane + j];
+                st[j] = a; st[plane + j] = z; st[2 * plane + j] = p;
+                i64 len = min(T, (s + 1) * L) - s * L;
+                combine(a, z, p, (float)len * ww, ya, yz, yp);
+            }
+            a = 0.f; z = 0.f; p = NEG;                       // state entering segment s from the right (reverse)
+            for (i64 s = S - 1; s >= 0; s--)
+            {
+                i64 j = (b * S + s) * C + c;
+                float ya = st[3 * plane + j], yz = st[4 * plane + j], yp = st[5 * plane + j];
+                st[3 * plane + j] = a; st[4 * plane + j] = z; st[5 * plane + j] = p;
+                i64 len = min(T, (s + 1) * L) - s * L;
+                combine(a, z, p, (float)len * ww, ya, yz, yp);
+            }
+        }
+
+        extern "C" __global__ void wkv_bi_seg_forward(const float* __restrict__ k, const float* __restrict__ v,
+            const float* __restrict__ w, const float* __restrict__ u, const float* __restrict__ st,
+            float* __restrict__ y, float* __restrict__ lnD, i64 B, i64 T, i64 C, i64 S, i64 L)
+        {
+            i64 idx = (i64)blockIdx.x * blockDim.x + threadIdx.x;
+            if (idx >= B * S * C) return;
+            i64 b, s, c; seg_coords(idx, S, C, b, s, c);
+            i64 t0 = s * L, t1 = min(T, t0 + L), plane = B * S * C;
+            i64 base = b * T * C + c;
+            float ww = w[c], uu = u[c];
+            float a = st[idx], z = st[plane + idx], p = st[2 * plane + idx];
+            #pragma unroll 4
+            for (i64 t = t0; t < t1; t++)
+            {
+                i64 o = base + t * C;
+                float kt = k[o], vt = v[o];
+                bool empty = z <= 0.f;
+                y[o] = empty ? 0.f : a / z;
+                lnD[o] = empty ? NEG : p + __logf(z);
+                push(a, z, p, ww, kt, vt, 1.f);
+            }
+            a = st[3 * plane + idx]; z = st[4 * plane + idx]; p = st[5 * plane + idx];
+            #pragma unroll 4
+            for (i64 t = t1 - 1; t >= t0; t--)
+            {
+                i64 o = base + t * C;
+                float kt = k[o], vt = v[o], rF = y[o], lF = lnD[o];
+                float self = uu + kt;
+                float m = fmaxf(fmaxf(lF, p), self);
+                float eF = __expf(lF - m), eR = __expf(p - m), eS = __expf(self - m);
+                float num = eF * rF + eR * a + eS * vt;
+                float den = eF + eR * z + eS;
+                y[o] = num / den;
+                lnD[o] = m + __logf(den);
+                push(a, z, p, ww, kt, vt, 1.f);
+            }
+        }
+
         // Bidirectional backward from y, lnD and gy (wkv-core.md 1.3). With g_t = gy_t / D_t and alpha_{t,i} the weights:
         // gv_i = sum_t g_t alpha_{t,i}; gk_i = sum_t g_t alpha_{t,i} (v_i - y_t); gu = sum_t g_t alpha_{t,t}(v_t - y_t);
         // gw = -sum_t sum_{i!=t} g_t alpha_{t,i} (v_i - y_t)(|t-i|-1). Sums over outputs t for an input i are transposed
@@ -219,7 +322,8 @@ internal static unsafe class WkvCudaKernel
         """;
 
     private static readonly string[] KernelNames =
-        ["wkv_bi_forward", "wkv_bi_backward", "wkv_causal_forward", "wkv_causal_backward"];
+        ["wkv_bi_forward", "wkv_bi_backward", "wkv_causal_forward", "wkv_causal_backward",
+            "wkv_bi_seg_summary", "wkv_bi_seg_scan", "wkv_bi_seg_forward"];
 
     private static readonly object Gate = new();
     private static readonly Dictionary<(int, int), byte[]> Images = [];
@@ -260,10 +364,50 @@ internal static unsafe class WkvCudaKernel
         }
     }
 
+    /// <summary>
+    /// Bidirectional forward. With too few (b, c) pairs to fill the GPU and a long T, the sequence is cut into
+    /// segments scanned in parallel (<see cref="Segments"/>); otherwise one thread scans each whole (b, c).
+    /// </summary>
     public static void BidirectionalForward(Tensor k, Tensor v, Tensor w, Tensor u, Tensor y, Tensor lnD)
     {
         var (B, T, C) = Dims(k);
-        Launch("wkv_bi_forward", k, B * C, [Ptr(k), Ptr(v), Ptr(w), Ptr(u), Ptr(y), Ptr(lnD), B, T, C]);
+        long S = Segments(k, B * C, T);
+        if (S <= 1)
+        {
+            Launch("wkv_bi_forward", k, B * C, [Ptr(k), Ptr(v), Ptr(w), Ptr(u), Ptr(y), Ptr(lnD), B, T, C]);
+            return;
+        }
+        long L = (T + S - 1) / S;
+        S = (T + L - 1) / L;
+        using var st = empty(new[] { 6, B, S, C }, device: k.device);
+        Launch("wkv_bi_seg_summary", k, B * S * C, [Ptr(k), Ptr(v), Ptr(w), Ptr(st), B, T, C, S, L]);
+        Launch("wkv_bi_seg_scan", k, B * C, [Ptr(w), Ptr(st), B, T, C, S, L]);
+        Launch("wkv_bi_seg_forward", k, B * S * C, [Ptr(k), Ptr(v), Ptr(w), Ptr(u), Ptr(st), Ptr(y), Ptr(lnD), B, T, C, S, L]);
+    }
+
+    /// <summary>
+    /// When positive, the number of segments every bidirectional forward uses (1: never cut); from RWKV_WKV_SEGMENTS
+    /// at start-up, settable by tests. Zero lets <see cref="Segments"/> choose.
+    /// </summary>
+    internal static long ForcedSegments { get; set; } =
+        long.TryParse(Environment.GetEnvironmentVariable("RWKV_WKV_SEGMENTS"), out var n) ? n : 0;
+
+    /// <summary>
+    /// How many segments to cut T into: enough for about 512 threads per multiprocessor, segments of at least 32
+    /// tokens; 1 (no cutting) when the (b, c) pairs alone fill the GPU.
+    /// </summary>
+    internal static long Segments(Tensor like, long pairs, long T)
+    {
+        if (ForcedSegments > 0)
+            return Math.Min(ForcedSegments, T);
+        int device = like.device.index < 0 ? 0 : like.device.index;
+        EnsureLoaded(device);
+        long target;
+        lock (Gate)
+            target = 512L * Modules[device].Multiprocessors;
+        if (pairs * 2 > target)
+            return 1;
+        return Math.Max(1, Math.Min((target + pairs - 1) / pairs, T / 32));
     }
 
     public static void BidirectionalBackward(Tensor k, Tensor v, Tensor w, Tensor u, Tensor y, Tensor lnD, Tensor gy,
