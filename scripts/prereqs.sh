@@ -94,7 +94,16 @@ if ! command -v exiftool >/dev/null 2>&1; then
   fi
 fi
 
-# 5. NuGet packages (TorchSharp with the CPU LibTorch is about 600 MB on first restore).
+# 5. libjpeg-turbo's TurboJPEG: decodes JPEG photos about 1.5x faster than Skia's built-in decoder (optional;
+#    the decoder falls back to Skia without it).
+if ! ldconfig -p 2>/dev/null | grep -q 'libturbojpeg.so.0'; then
+  if is_root && have_apt; then
+    say "installing libturbojpeg0 (fast JPEG decoding)"
+    apt_install libturbojpeg0 || say "warning: libturbojpeg0 could not be installed; JPEG decoding uses Skia"
+  fi
+fi
+
+# 6. NuGet packages (TorchSharp with the CPU LibTorch is about 600 MB on first restore).
 pkgs="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 if [ ! -d "$pkgs/libtorch-cpu-linux-x64/2.10.0" ] || [ ! -f "$ROOT/src/Cli/obj/project.assets.json" ]; then
   say "restoring NuGet packages (first time: TorchSharp with LibTorch CPU, about 600 MB)"

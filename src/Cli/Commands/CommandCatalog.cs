@@ -8,6 +8,9 @@ internal static class CommandCatalog
 {
     public static IEnumerable<Command> All()
     {
+        yield return TrainCommand.Create();
+        yield return EvalCommand.Create();
+        yield return PredictCommand.Create();
         yield return InfoCommand.Create();
         yield return ModelsCommand.Create();
         yield return GoldenCommand.Create();

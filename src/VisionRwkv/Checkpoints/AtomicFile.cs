@@ -4,7 +4,7 @@ namespace VisionRwkv.Checkpoints;
 /// Writes a file so that readers see either the old file or the complete new one: the bytes go to a temporary file
 /// beside the target, are flushed to disk, and the temporary file is then renamed over the target.
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
     public static void Write(string path, Action<FileStream> write)
     {

@@ -39,8 +39,9 @@ public sealed class ChannelMix : nn.Module<Tensor, PatchGrid, Tensor>
     {
         using var scope = NewDisposeScope();
         var xx = QShift.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma);
-        var xk = SpatialMix.Lerp(x, xx, spatial_mix_k);
-        var xr = SpatialMix.Lerp(x, xx, spatial_mix_r);
+        var d = x - xx;
+        var xk = xx.addcmul(d, spatial_mix_k, 1);                                 // = x·μk + xx·(1-μk)
+        var xr = xx.addcmul(d, spatial_mix_r, 1);
         var k = key.call(xk).relu().square();                                  // [B,T,hidden]
         if (key_norm is not null) k = key_norm.call(k);
         var kv = value.call(k);                                                // [B,T,C]

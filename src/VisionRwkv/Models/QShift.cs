@@ -20,22 +20,21 @@ public static class QShift
         using var scope = NewDisposeScope();
         long b = x.shape[0], c = x.shape[2], h = grid.Height, w = grid.Width, s = shiftPixel;
         long q = (long)(c * gamma);
-        var img = x.view(b, h, w, c);                                    // [B,H,W,C]: channels stay contiguous
-        var parts = new List<Tensor>(5);
-        // Pad order for F.pad on [B,H,W,q] is (C_lo, C_hi, W_lo, W_hi, H_lo, H_hi).
-        parts.Add(ShiftSlice(img, 0, q, new long[] { 0, 0, s, 0, 0, 0 }, w: (0, w), h: (0, h)));       // x[h, w-s]
-        parts.Add(ShiftSlice(img, q, q, new long[] { 0, 0, 0, s, 0, 0 }, w: (s, w), h: (0, h)));       // x[h, w+s]
-        parts.Add(ShiftSlice(img, 2 * q, q, new long[] { 0, 0, 0, 0, s, 0 }, w: (0, w), h: (0, h)));   // x[h-s, w]
-        parts.Add(ShiftSlice(img, 3 * q, q, new long[] { 0, 0, 0, 0, 0, s }, w: (0, w), h: (s, h)));   // x[h+s, w]
-        if (4 * q < c) parts.Add(img.narrow(3, 4 * q, c - 4 * q));
-        var shifted = cat(parts, dim: 3).view(b, h * w, c);              // [B,N,C]
+        // One zero border of s patches around the [B,H,W,C] grid, then each quarter is a window of it: two copies in
+        // all (pad, cat) instead of one per quarter.
+        var padded = nn.functional.pad(x.view(b, h, w, c), new long[] { 0, 0, s, s, s, s });   // [B,H+2s,W+2s,C]
+        var parts = new List<Tensor>(5)
+        {
+            Window(padded, 0 * q, q, hStart: s, wStart: 0, h, w),          // x[h, w-s]: left neighbour
+            Window(padded, 1 * q, q, hStart: s, wStart: 2 * s, h, w),      // x[h, w+s]: right neighbour
+            Window(padded, 2 * q, q, hStart: 0, wStart: s, h, w),          // x[h-s, w]: upper neighbour
+            Window(padded, 3 * q, q, hStart: 2 * s, wStart: s, h, w),      // x[h+s, w]: lower neighbour
+        };
+        if (4 * q < c) parts.Add(Window(padded, 4 * q, c - 4 * q, hStart: s, wStart: s, h, w));   // unshifted rest
+        var shifted = cat(parts, dim: 3).view(b, h * w, c);                                          // [B,N,C]
         return shifted.MoveToOuterDisposeScope();
     }
 
-    private static Tensor ShiftSlice(Tensor img, long start, long count, long[] pad, (long Start, long Length) w, (long Start, long Length) h)
-    {
-        var slice = img.narrow(3, start, count);
-        var padded = nn.functional.pad(slice, pad);
-        return padded.narrow(2, w.Start, w.Length).narrow(1, h.Start, h.Length);
-    }
+    private static Tensor Window(Tensor padded, long channelStart, long channels, long hStart, long wStart, long h, long w) =>
+        padded.narrow(3, channelStart, channels).narrow(1, hStart, h).narrow(2, wStart, w);
 }

@@ -49,9 +49,10 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         using var scope = NewDisposeScope();
         long t = x.shape[1];
         var xx = QShift.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma);   // [B,T,C]
-        var xk = Lerp(x, xx, spatial_mix_k);
-        var xv = Lerp(x, xx, spatial_mix_v);
-        var xr = Lerp(x, xx, spatial_mix_r);
+        var d = x - xx;                                                        // shared by the three mixes
+        var xk = xx.addcmul(d, spatial_mix_k, 1);                                 // = x·μk + xx·(1-μk)
+        var xv = xx.addcmul(d, spatial_mix_v, 1);
+        var xr = xx.addcmul(d, spatial_mix_r, 1);
         var k = key.call(xk);
         var v = value.call(xv);
         var sr = receptance.call(xr).sigmoid();
@@ -59,7 +60,4 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         if (key_norm is not null) y = key_norm.call(y);
         return output.call(sr * y).MoveToOuterDisposeScope();
     }
-
-    /// <summary>x·μ + shifted·(1-μ), the RWKV token mix.</summary>
-    internal static Tensor Lerp(Tensor x, Tensor shifted, Tensor mix) => shifted + (x - shifted) * mix;
 }

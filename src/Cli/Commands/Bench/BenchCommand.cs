@@ -16,5 +16,7 @@ internal static class BenchCommand
     private static IEnumerable<Command> Subcommands()
     {
         yield return BenchWkvCommand.Create();
+        yield return BenchDataCommand.Create();
+        yield return BenchModelCommand.Create();
     }
 }

@@ -26,6 +26,7 @@ internal static class BenchWkvCommand
         var maxT = new Option<long>("--max-t") { Description = "Skip lengths above this.", DefaultValueFactory = _ => 12544 };
         var batch = new Option<long>("--batch") { Description = "Batch size B.", DefaultValueFactory = _ => 8 };
         var check = new Option<bool>("--check") { Description = "CUDA only: first compare the fused kernel and the chunked ops with the float64 reference." };
+        var refMaxT = new Option<long>("--reference-max-t") { Description = "Time the (slow) reference only up to this T.", DefaultValueFactory = _ => 784 };
         var command = new Command("wkv", "Time the WKV-4 core (reference and fast; bidirectional and causal).");
         command.Options.Add(device);
         command.Options.Add(json);
@@ -33,6 +34,7 @@ internal static class BenchWkvCommand
         command.Options.Add(maxT);
         command.Options.Add(check);
         command.Options.Add(batch);
+        command.Options.Add(refMaxT);
         command.SetAction(parse =>
         {
             var dev = parse.GetValue(device) switch
@@ -51,7 +53,7 @@ internal static class BenchWkvCommand
                 if (!Check(dev))
                     return 1;
             }
-            var records = Run(dev, Math.Max(5, parse.GetValue(runs)), parse.GetValue(maxT), parse.GetValue(batch));
+            var records = Run(dev, Math.Max(5, parse.GetValue(runs)), parse.GetValue(maxT), parse.GetValue(batch), parse.GetValue(refMaxT));
             if (parse.GetValue(json) is { } file)
                 WriteAtomically(file.FullName, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
@@ -59,7 +61,7 @@ internal static class BenchWkvCommand
         return command;
     }
 
-    private static List<Record> Run(Device dev, int runs, long maxT, long B)
+    private static List<Record> Run(Device dev, int runs, long maxT, long B, long referenceMaxT)
     {
         const long C = 192;
         var records = new List<Record>();
@@ -73,7 +75,7 @@ internal static class BenchWkvCommand
                 : [WkvImplementation.Reference, WkvImplementation.Fast];
             foreach (var impl in impls)
             {
-                if (impl == WkvImplementation.Reference && (T > 784 || B * T > 8 * 784)) continue;   // O(T) small ops: too slow beyond
+                if (impl == WkvImplementation.Reference && (T > referenceMaxT || B * T > 8 * referenceMaxT)) continue;   // O(T) small ops: slow
                 foreach (var dir in new[] { WkvDirection.Bidirectional, WkvDirection.Causal })
                 {
                     using var scope = NewDisposeScope();

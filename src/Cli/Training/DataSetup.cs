@@ -1,0 +1,122 @@
+using VisionRwkv.Datasets.Loading;
+using VisionRwkv.Datasets.Sources;
+using VisionRwkv.Datasets.Transforms;
+using VisionRwkv.Models;
+using VisionRwkv.Training;
+using DataBatch = VisionRwkv.Datasets.Loading.Batch;
+using TrainBatch = VisionRwkv.Training.Batch;
+
+namespace VisionRwkv.Cli.Training;
+
+/// <summary>The three splits of a data source, opened from a data spec.</summary>
+internal sealed record DataSplits(IImageDataset Train, IImageDataset? Validation, IImageDataset? Test, string Description)
+{
+    public ClassMap Classes => Train.Classes;
+}
+
+/// <summary>
+/// Opens the data a run trains on from one spec string:
+/// <c>fashion-mnist</c> (the default: official train/test, a stratified validation split held out of train),
+/// <c>idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]</c>,
+/// a folder (leaf folder = class; with train/ and val/ or test/ subfolders those are used as splits),
+/// or a CSV/JSONL manifest (split by its group column when it has one, so no patient lands in two splits).
+/// </summary>
+internal static class DataSetup
+{
+    public static DataSplits Open(string spec, double valFraction, long seed, int? limitTrain = null)
+    {
+        var splits = OpenUnlimited(spec, valFraction, seed);
+        if (limitTrain is int n && n > 0 && n < splits.Train.Count)
+        {
+            // A stratified subset keeps every class present in a short run.
+            double keep = (double)n / splits.Train.Count;
+            var subset = DatasetSplit.Stratified(splits.Train, keep, seed + 1).Val;
+            splits = splits with { Train = new SubsetDataset(splits.Train, subset), Description = splits.Description + $", train limited to {subset.Length}" };
+        }
+        return splits;
+    }
+
+    private static DataSplits OpenUnlimited(string spec, double valFraction, long seed)
+    {
+        if (string.IsNullOrWhiteSpace(spec) || spec.Equals("fashion-mnist", StringComparison.OrdinalIgnoreCase))
+        {
+            var train = IdxDataset.FashionMnist(train: true);
+            var test = IdxDataset.FashionMnist(train: false);
+            return WithValidation(train, test, valFraction, seed, $"Fashion-MNIST ({Path.GetDirectoryName(train.ImagesPath)})");
+        }
+        if (spec.StartsWith("idx:", StringComparison.OrdinalIgnoreCase))
+        {
+            var parts = spec[4..].Split(',', StringSplitOptions.TrimEntries);
+            if (parts.Length is not (2 or 4))
+                throw new ArgumentException($"data '{spec}': expected idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]");
+            var train = new IdxDataset(parts[0], parts[1]);
+            var test = parts.Length == 4 ? new IdxDataset(parts[2], parts[3], train.Classes.Names) : null;
+            return WithValidation(train, test, valFraction, seed, $"IDX {parts[0]}");
+        }
+        if (Directory.Exists(spec))
+        {
+            string? trainDir = Sub(spec, "train");
+            string? valDir = Sub(spec, "val") ?? Sub(spec, "valid") ?? Sub(spec, "validation");
+            string? testDir = Sub(spec, "test");
+            if (trainDir is not null && (valDir is not null || testDir is not null))
+            {
+                var train = new ImageFolderDataset(trainDir);
+                var val = valDir is null ? null : new ImageFolderDataset(valDir, train.Classes);
+                var test = testDir is null ? null : new ImageFolderDataset(testDir, train.Classes);
+                if (val is null)
+                    return WithValidation(train, test, valFraction, seed, $"image folder {spec} (train/test)");
+                return new DataSplits(train, val, test, $"image folder {spec} (train/{(test is null ? "val" : "val/test")})");
+            }
+            return WithValidation(new ImageFolderDataset(spec), null, valFraction, seed, $"image folder {spec}");
+        }
+        if (File.Exists(spec) && (spec.EndsWith(".csv", StringComparison.OrdinalIgnoreCase) || spec.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase)))
+            return WithValidation(ManifestDataset.Open(spec), null, valFraction, seed, $"manifest {spec}");
+        throw new FileNotFoundException($"data '{spec}': not 'fashion-mnist', 'idx:...', an existing folder, or a .csv/.jsonl manifest");
+    }
+
+    private static string? Sub(string root, string name)
+    {
+        var p = Path.Combine(root, name);
+        return Directory.Exists(p) ? p : null;
+    }
+
+    private static DataSplits WithValidation(IImageDataset all, IImageDataset? test, double valFraction, long seed, string description)
+    {
+        if (valFraction <= 0)
+            return new DataSplits(all, null, test, description);
+        bool grouped = Enumerable.Range(0, Math.Min(all.Count, 100)).Any(i => all.GroupOf(i) is not null);
+        var split = grouped ? DatasetSplit.ByGroup(all, valFraction, seed) : DatasetSplit.Stratified(all, valFraction, seed);
+        return new DataSplits(new SubsetDataset(all, split.Train), new SubsetDataset(all, split.Val), test,
+            description + (grouped ? $", validation {split.Val.Length} by group" : $", validation {split.Val.Length} stratified"));
+    }
+
+    /// <summary>The model's preprocessing in the data library's terms.</summary>
+    public static ImageDataConfig ToImageDataConfig(DataConfig d) => new(
+        d.InChannels, d.Height, d.Width, d.Mean, d.Std,
+        d.Interpolation.Equals("bilinear", StringComparison.OrdinalIgnoreCase) ? Interpolation.Bilinear : Interpolation.Bicubic,
+        d.CropPct);
+}
+
+/// <summary>Feeds the trainer from a <see cref="DataLoader"/>: same (epoch, seed) → same batches.</summary>
+internal sealed class LoaderBatchSource(IImageDataset dataset, ImagePipeline pipeline, int batchSize, bool shuffle, int threads, long seed)
+    : IBatchSource
+{
+    private readonly DataLoader _loader = new(dataset, pipeline, new LoaderOptions
+    {
+        BatchSize = batchSize,
+        Shuffle = shuffle,
+        DropLast = false,
+        Threads = threads,
+        Seed = seed,
+    });
+
+    public int BatchCount => _loader.BatchesPerEpoch;
+
+    public IReadOnlyList<SkippedItem> Skipped => _loader.Skipped;
+
+    public IEnumerable<TrainBatch> GetBatches(int epoch, ulong seed)
+    {
+        foreach (DataBatch b in _loader.Epoch(epoch))
+            yield return new TrainBatch(b.Images, b.Targets);
+    }
+}

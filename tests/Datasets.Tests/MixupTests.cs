@@ -1,0 +1,69 @@
+using VisionRwkv.Datasets.Transforms;
+using static TorchSharp.torch;
+
+namespace VisionRwkv.Datasets.Tests;
+
+public sealed class MixupTests
+{
+    /// <summary>Batch of 6: sample i is the constant image i, label i.</summary>
+    private static (Tensor Images, Tensor Labels) Batch()
+    {
+        var images = arange(6, ScalarType.Float32).reshape(6, 1, 1, 1).expand(6, 3, 16, 16).contiguous();
+        return (images, arange(6, ScalarType.Int64));
+    }
+
+    [Fact]
+    public void Mixup_blends_each_sample_with_its_mirror_and_targets_sum_to_one()
+    {
+        var (images, labels) = Batch();
+        using var _ = images;
+        using var __ = labels;
+        var mix = new MixupCutmix(new AugmentConfig { MixupAlpha = 0.8, LabelSmoothing = 0.1 }, 6);
+        using var targets = mix.Apply(images, labels, new SeededRng(3), out var lam);
+        Assert.InRange(lam, 0, 1);
+        Assert.Equal(new long[] { 6, 6 }, targets.shape);
+        var t = targets.data<float>().ToArray();
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal(1f, t.Skip(i * 6).Take(6).Sum(), 1e-5f);
+            Assert.Equal((float)(lam * i + (1 - lam) * (5 - i)), images[i, 0, 0, 0].item<float>(), 1e-5f);
+            // Without smoothing mass: lam on its own label, 1 - lam on the mirror's (plus 0.1/6 everywhere).
+            Assert.Equal((float)(0.9 * lam + 0.1 / 6), t[i * 6 + i], 1e-5f);
+        }
+    }
+
+    [Fact]
+    public void Cutmix_lambda_is_the_area_left_untouched()
+    {
+        for (ulong seed = 0; seed < 10; seed++)
+        {
+            var (images, labels) = Batch();
+            using var _ = images;
+            using var __ = labels;
+            var mix = new MixupCutmix(new AugmentConfig { CutmixAlpha = 1.0, LabelSmoothing = 0 }, 6);
+            using var targets = mix.Apply(images, labels, new SeededRng(seed), out var lam);
+            var sample0 = images[0].data<float>().ToArray();
+            var kept = sample0.Count(v => v == 0f) / (double)sample0.Length;
+            Assert.Equal(lam, kept, 1e-9);
+            var t = targets.data<float>().ToArray();
+            Assert.Equal((float)lam, t[0], 1e-6f);
+            Assert.Equal((float)(1 - lam), t[5], 1e-6f);
+            for (var i = 0; i < 6; i++)
+                Assert.Equal(1f, t.Skip(i * 6).Take(6).Sum(), 1e-5f);
+        }
+    }
+
+    [Fact]
+    public void Without_mixing_targets_are_smoothed_one_hot()
+    {
+        var (images, labels) = Batch();
+        using var _ = images;
+        using var __ = labels;
+        var mix = new MixupCutmix(new AugmentConfig { LabelSmoothing = 0.2 }, 6);
+        using var targets = mix.Apply(images, labels, new SeededRng(0), out var lam);
+        Assert.Equal(1.0, lam);
+        var t = targets.data<float>().ToArray();
+        Assert.Equal(0.8f + 0.2f / 6, t[7], 1e-6f);
+        Assert.Equal(0.2f / 6, t[8], 1e-6f);
+    }
+}
