@@ -1,4 +1,5 @@
 using TorchSharp;
+using VisionRwkv.Wkv.Cuda;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Wkv;
@@ -8,8 +9,10 @@ namespace VisionRwkv.Wkv;
 /// Inputs of any float dtype are computed in float32 and returned in k's dtype. w and u are used as given: the
 /// vision model passes spatial_decay/T and spatial_first/T (w may be negative), the language model exp(time_decay)
 /// and time_first. Every exp is of a difference against a running or detached maximum, so any finite input gives a
-/// finite output. Fast path: fused SIMD kernels with an exact analytic backward on CPU (<see cref="Wkv4Cpu"/>), the
-/// chunked tensor-op algorithm elsewhere (<see cref="Wkv4Chunked"/>); reference: a serial scan in tensor ops.
+/// finite output. Fast path: fused SIMD kernels with an exact analytic backward on CPU (<see cref="Wkv4Cpu"/>), fused
+/// CUDA kernels compiled at run time on CUDA (<see cref="Wkv4Cuda"/>; when they cannot load, a one-time message on
+/// stderr says why), the chunked tensor-op algorithm elsewhere (<see cref="Wkv4Chunked"/>); reference: a serial scan
+/// in tensor ops.
 /// </summary>
 public static class Wkv4
 {
@@ -28,8 +31,12 @@ public static class Wkv4
             y = Wkv4Chunked.OfficialOldKernelBidirectional(k32, v32, w32, u32);
         else if (impl == WkvImplementation.Reference)
             y = Wkv4Reference.Bidirectional(k32, v32, w32, u32);
+        else if (impl == WkvImplementation.Chunked)
+            y = new Wkv4Chunked().Bidirectional(k32, v32, w32, u32);
         else if (k.device_type == DeviceType.CPU)
             y = Wkv4Cpu.Bidirectional(k32, v32, w32, u32);
+        else if (Wkv4Cuda.CanRun(k.device))
+            y = Wkv4Cuda.Bidirectional(k32, v32, w32, u32);
         else
             y = new Wkv4Chunked().Bidirectional(k32, v32, w32, u32);
         return y.to(k.dtype).MoveToOuterDisposeScope();
@@ -39,8 +46,8 @@ public static class Wkv4
     /// y_t = (Σ_{i&lt;t} e^{-(t-1-i)w+k_i} v_i + e^{u+k_t} v_t) / (Σ_{i&lt;t} e^{-(t-1-i)w+k_i} + e^{u+k_t}), continuing
     /// from <paramref name="state"/> (the empty state when null) as if its tokens came before k. k, v: [B,T,C];
     /// w (&gt; 0), u: [C]. Returns y in k's dtype and the state after the last token (float32 [B,C] each), which is
-    /// differentiable in k, v, w and the input state. If the input state requires grad, the fast path on CPU falls back
-    /// to the chunked tensor-op algorithm (the fused kernel treats the initial state as a constant).
+    /// differentiable in k, v, w and the input state. If the input state requires grad, the fused CPU and CUDA paths fall
+    /// back to the chunked tensor-op algorithm (the fused kernels treat the initial state as a constant).
     /// </summary>
     public static (Tensor Y, Wkv4State Final) Causal(Tensor k, Tensor v, Tensor w, Tensor u,
         Wkv4State? state = null, WkvImplementation impl = WkvImplementation.Auto)
@@ -54,9 +61,12 @@ public static class Wkv4
         bool stateNeedsGrad = s0.A.requires_grad || s0.B.requires_grad || s0.P.requires_grad;
         if (impl == WkvImplementation.Reference)
             (y, final) = Wkv4Reference.Causal(k32, v32, w32, u32, s0);
-        else if (k.device_type == DeviceType.CPU && !stateNeedsGrad)
+        else if (impl != WkvImplementation.Chunked && !stateNeedsGrad &&
+                 (k.device_type == DeviceType.CPU || Wkv4Cuda.CanRun(k.device)))
         {
-            (y, final) = Wkv4Cpu.Causal(k32, v32, w32, u32, s0);
+            (y, final) = k.device_type == DeviceType.CPU
+                ? Wkv4Cpu.Causal(k32, v32, w32, u32, s0)
+                : Wkv4Cuda.Causal(k32, v32, w32, u32, s0);
             bool tracked = torch.is_grad_enabled() && (k32.requires_grad || v32.requires_grad || w32.requires_grad);
             if (tracked)
                 final = FinalState(k32, v32, w32, s0);

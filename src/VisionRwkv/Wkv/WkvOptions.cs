@@ -10,7 +10,7 @@ public enum WkvDirection
 /// <summary>Which implementation computes the WKV. <see cref="Auto"/> means <see cref="Fast"/>.</summary>
 public enum WkvImplementation
 {
-    /// <summary>The fast path: fused C# SIMD kernels on CPU, the chunked tensor-op algorithm elsewhere.</summary>
+    /// <summary>The fast path: fused C# SIMD kernels on CPU, fused CUDA kernels on CUDA, chunked tensor ops elsewhere.</summary>
     Auto,
 
     /// <summary>The serial log-stable scan in TorchSharp ops: slow, reads like the formula; for tests.</summary>
@@ -18,6 +18,9 @@ public enum WkvImplementation
 
     /// <summary>The fast path (same as <see cref="Auto"/>).</summary>
     Fast,
+
+    /// <summary>The chunked tensor-op algorithm on any device (the fallback where no fused kernel runs); for tests.</summary>
+    Chunked,
 }
 
 /// <summary>Which bidirectional formula is computed.</summary>

@@ -3,13 +3,16 @@ using System.Diagnostics;
 using System.Text.Json;
 using TorchSharp;
 using VisionRwkv.Wkv;
+using VisionRwkv.Wkv.Cuda;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Cli.Commands.Bench;
 
 /// <summary>
 /// <c>rwkv bench wkv</c>: times forward and forward+backward of the reference and fast WKV-4 paths for B=8, C=192 and
-/// T in {196, 784, 3136, 12544} (the reference only up to T=784), prints a table and optionally writes JSON records.
+/// T in {196, 784, 3136, 12544} (the reference only up to T=784; B set by --batch), prints a table and optionally writes JSON records.
+/// On CUDA the chunked tensor-op fallback is timed too, and <c>--check</c> first compares the fused CUDA kernel and
+/// the chunked ops against the float64 reference (forward and all four gradients) and fails if they disagree.
 /// </summary>
 internal static class BenchWkvCommand
 {
@@ -21,12 +24,16 @@ internal static class BenchWkvCommand
         var json = new Option<FileInfo?>("--json") { Description = "Write the records as JSON to this file." };
         var runs = new Option<int>("--runs") { Description = "Timed runs per case (median reported, at least 5).", DefaultValueFactory = _ => 5 };
         var maxT = new Option<long>("--max-t") { Description = "Skip lengths above this.", DefaultValueFactory = _ => 12544 };
+        var batch = new Option<long>("--batch") { Description = "Batch size B.", DefaultValueFactory = _ => 8 };
+        var check = new Option<bool>("--check") { Description = "CUDA only: first compare the fused kernel and the chunked ops with the float64 reference." };
         var refMaxT = new Option<long>("--reference-max-t") { Description = "Time the (slow) reference only up to this T.", DefaultValueFactory = _ => 784 };
         var command = new Command("wkv", "Time the WKV-4 core (reference and fast; bidirectional and causal).");
         command.Options.Add(device);
         command.Options.Add(json);
         command.Options.Add(runs);
         command.Options.Add(maxT);
+        command.Options.Add(check);
+        command.Options.Add(batch);
         command.Options.Add(refMaxT);
         command.SetAction(parse =>
         {
@@ -36,7 +43,17 @@ internal static class BenchWkvCommand
                 "cuda" when cuda.is_available() => CUDA,
                 var d => throw new ArgumentException($"--device {d}: not available (use cpu{(cuda.is_available() ? " or cuda" : "")})."),
             };
-            var records = Run(dev, Math.Max(5, parse.GetValue(runs)), parse.GetValue(maxT), parse.GetValue(refMaxT));
+            if (dev.type == DeviceType.CUDA)
+                Console.WriteLine(Wkv4Cuda.IsAvailable ? $"fused CUDA WKV: {Wkv4Cuda.Describe()}"
+                    : $"fused CUDA WKV unavailable: {Wkv4Cuda.UnavailableReason}");
+            if (parse.GetValue(check))
+            {
+                if (dev.type != DeviceType.CUDA)
+                    throw new ArgumentException("--check compares the fused CUDA kernel: use it with --device cuda.");
+                if (!Check(dev))
+                    return 1;
+            }
+            var records = Run(dev, Math.Max(5, parse.GetValue(runs)), parse.GetValue(maxT), parse.GetValue(batch), parse.GetValue(refMaxT));
             if (parse.GetValue(json) is { } file)
                 WriteAtomically(file.FullName, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
@@ -44,27 +61,31 @@ internal static class BenchWkvCommand
         return command;
     }
 
-    private static List<Record> Run(Device dev, int runs, long maxT, long referenceMaxT)
+    private static List<Record> Run(Device dev, int runs, long maxT, long B, long referenceMaxT)
     {
-        const long B = 8, C = 192;
+        const long C = 192;
         var records = new List<Record>();
         Console.WriteLine($"WKV-4 on {dev.type}, B={B}, C={C}, threads={torch.get_num_threads()}, median of {runs} runs (ms)");
         Console.WriteLine($"{"impl",-10} {"direction",-14} {"T",6} {"forward",10} {"fwd+bwd",10}");
         foreach (var T in new long[] { 196, 784, 3136, 12544 })
         {
             if (T > maxT) continue;
-            foreach (var impl in new[] { WkvImplementation.Reference, WkvImplementation.Fast })
+            WkvImplementation[] impls = dev.type == DeviceType.CUDA
+                ? [WkvImplementation.Reference, WkvImplementation.Chunked, WkvImplementation.Fast]
+                : [WkvImplementation.Reference, WkvImplementation.Fast];
+            foreach (var impl in impls)
             {
-                if (impl == WkvImplementation.Reference && T > referenceMaxT) continue;    // O(T) small ops: slow
+                if (impl == WkvImplementation.Reference && (T > referenceMaxT || B * T > 8 * referenceMaxT)) continue;   // O(T) small ops: slow
                 foreach (var dir in new[] { WkvDirection.Bidirectional, WkvDirection.Causal })
                 {
                     using var scope = NewDisposeScope();
-                    var gen = new Generator(1, dev);
-                    var k = (randn(new[] { B, T, C }, generator: gen, device: dev) * 3).requires_grad_();
-                    var v = randn(new[] { B, T, C }, generator: gen, device: dev).requires_grad_();
-                    var w = (dir == WkvDirection.Causal ? rand(C, generator: gen, device: dev) + 0.01
-                        : (rand(C, generator: gen, device: dev) * 10 - 5) / T).detach().requires_grad_();
-                    var u = (rand(C, generator: gen, device: dev) - 0.5).detach().requires_grad_();
+                    // Drawn on the CPU (a seeded generator is a CPU generator here), then moved.
+                    var gen = new Generator(1);
+                    var k = (randn(new[] { B, T, C }, generator: gen) * 3).to(dev).requires_grad_();
+                    var v = randn(new[] { B, T, C }, generator: gen).to(dev).requires_grad_();
+                    var w = (dir == WkvDirection.Causal ? rand(C, generator: gen) + 0.01
+                        : (rand(C, generator: gen) * 10 - 5) / T).to(dev).detach().requires_grad_();
+                    var u = (rand(C, generator: gen) - 0.5).to(dev).detach().requires_grad_();
                     Tensor F() => dir == WkvDirection.Causal ? Wkv4.Causal(k, v, w, u, null, impl).Y
                         : Wkv4.Bidirectional(k, v, w, u, impl);
                     double fwd = Time(dev, runs, () =>
@@ -79,7 +100,12 @@ internal static class BenchWkvCommand
                         F().sum().backward();
                         k.grad?.zero_();
                     });
-                    string implName = impl == WkvImplementation.Reference ? "reference" : "fast";
+                    string implName = impl switch
+                    {
+                        WkvImplementation.Reference => "reference",
+                        WkvImplementation.Chunked => "chunked",
+                        _ => "fast",
+                    };
                     string dirName = dir == WkvDirection.Causal ? "causal" : "bidirectional";
                     records.Add(new Record(implName, dirName, T, "forward", fwd));
                     records.Add(new Record(implName, dirName, T, "forward_backward", both));
@@ -88,6 +114,19 @@ internal static class BenchWkvCommand
             }
         }
         return records;
+    }
+
+    /// <summary>Prints the fused-vs-reference and chunked-vs-reference errors; true when every row passes.</summary>
+    private static bool Check(Device dev)
+    {
+        var rows = WkvCudaCheck.Run(dev);
+        Console.WriteLine("error = max|x - reference(float64)| / max(1, max|reference|); L = sum(y * r)");
+        Console.WriteLine($"{"case",-8} {"direction",-14} {"T",6} {"qty",4} {"fused",10} {"chunked",10} {"ok",4}");
+        foreach (var r in rows)
+            Console.WriteLine($"{r.Case,-8} {r.Direction,-14} {r.T,6} {r.Quantity,4} {r.Error,10:E2} {r.ChunkedError,10:E2} {(r.Pass ? "ok" : "FAIL"),4}");
+        int failed = rows.Count(r => !r.Pass);
+        Console.WriteLine(failed == 0 ? $"check: all {rows.Count} rows pass" : $"check: {failed} of {rows.Count} rows FAIL");
+        return failed == 0;
     }
 
     /// <summary>Median wall time of <paramref name="runs"/> calls after two warm-up calls.</summary>
