@@ -14,7 +14,7 @@ public class NotebookTests
 
     [Theory]
     [MemberData(nameof(Notebooks))]
-    public void Every_notebook_runs_to_the_end(string notebook)
+    public async Task Every_notebook_runs_to_the_end(string notebook)
     {
         string root = GoldenCommandTests.RepoRoot();
         var psi = new ProcessStartInfo("dotnet", ["run", "--file", Path.Combine("notebooks", notebook), "-c", "Release"])
@@ -26,9 +26,17 @@ public class NotebookTests
         using var p = Process.Start(psi)!;
         var stdout = p.StandardOutput.ReadToEndAsync();
         var stderr = p.StandardError.ReadToEndAsync();
-        bool exited = p.WaitForExit(TimeSpan.FromMinutes(8));
-        if (!exited) p.Kill(entireProcessTree: true);
-        Assert.True(exited, $"{notebook} did not finish in 8 minutes");
-        Assert.True(p.ExitCode == 0, $"{notebook} exited {p.ExitCode}:\n{stdout.Result}\n{stderr.Result}");
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
+        try
+        {
+            await p.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            p.Kill(entireProcessTree: true);
+            Assert.Fail($"{notebook} did not finish in 8 minutes");
+        }
+        string output = await stdout + "\n" + await stderr;
+        Assert.True(p.ExitCode == 0, $"{notebook} exited {p.ExitCode}:\n{output}");
     }
 }
