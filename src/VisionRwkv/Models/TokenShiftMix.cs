@@ -78,8 +78,9 @@ public static unsafe class TokenShiftMix
             float* xp = (float*)Ptr(x);
             var mup = Floats(mixes.Select(Ptr));
             var outp = Floats(outs.Select(Ptr));
-            TokenShiftMixKernel.ForEachRow(g, g.C, (b, h, scratch) =>
-                TokenShiftMixKernel.ForwardRow(xp, mup, outp, g, b, h, (float*)scratch));
+            using var zeroRow = zeros(g.C);                  // what a segment past the grid border reads
+            float* zp = (float*)Ptr(zeroRow);
+            TokenShiftMixKernel.ForEachRow(g, (b, h) => TokenShiftMixKernel.ForwardRow(xp, mup, outp, zp, g, b, h));
             // Missing output gradients arrive undefined instead of as cached zeros (see Wkv4Cpu): treated as zero.
             ctx.set_materialize_grads(false);
             ctx.save_for_backward([x, .. mixes]);
@@ -100,18 +101,19 @@ public static unsafe class TokenShiftMix
             for (int i = 0; i < m; i++)
             {
                 var go = i < grad_outputs.Count ? grad_outputs[i] : null;
-                if (go is null || go.IsInvalid) continue;
-                grads[i] = go.to(ScalarType.Float32).contiguous();
-                gradp[i] = Ptr(grads[i]!);
+                // An output without gradient counts as zero (materialised here: it never happens in the models).
+                var gi = go is null || go.IsInvalid ? zeros_like(x) : go.to(ScalarType.Float32).contiguous();
+                grads[i] = go is null || go.IsInvalid ? null : gi;
+                gradp[i] = Ptr(gi);
             }
             var gx = empty_like(x);
             long rows = (long)g.B * g.H;
             var partials = zeros(rows, m, g.C);             // [rows,m,C]: each grid row's own Σ_t g·(x - xx)
-            float* xp = (float*)Ptr(x), gxp = (float*)Ptr(gx), pp = (float*)Ptr(partials);
+            var zeroRow = zeros(g.C);                       // what a segment past the grid border reads
+            float* xp = (float*)Ptr(x), gxp = (float*)Ptr(gx), pp = (float*)Ptr(partials), zp = (float*)Ptr(zeroRow);
             var gradf = Floats(gradp);
-            TokenShiftMixKernel.ForEachRow(g, (long)(m + 1) * g.C, (b, h, scratch) =>
-                TokenShiftMixKernel.BackwardRow(xp, mup, gradf, gxp,
-                    pp + ((((long)b * g.H) + h) * m * g.C), g, b, h, (float*)scratch));
+            TokenShiftMixKernel.ForEachRow(g, (b, h) =>
+                TokenShiftMixKernel.BackwardRow(xp, mup, gradf, gxp, pp + ((((long)b * g.H) + h) * m * g.C), zp, g, b, h));
             // Rows summed in index order on one thread: the result does not depend on thread timing.
             var result = new List<Tensor> { gx.MoveToOuterDisposeScope() };
             for (int i = 0; i < m; i++)
