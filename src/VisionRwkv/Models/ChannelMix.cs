@@ -38,10 +38,9 @@ public sealed class ChannelMix : nn.Module<Tensor, PatchGrid, Tensor>
     public override Tensor forward(Tensor x, PatchGrid grid)
     {
         using var scope = NewDisposeScope();
-        var xx = QShift.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma);
-        var d = x - xx;
-        var xk = xx.addcmul(d, spatial_mix_k, 1);                                 // = x·μk + xx·(1-μk)
-        var xr = xx.addcmul(d, spatial_mix_r, 1);
+        // Q-Shift, then x·μ + xx·(1-μ) per mix, fused into one pass (QShift.Apply is the readable reference).
+        var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma, spatial_mix_k, spatial_mix_r);
+        var (xk, xr) = (mixed[0], mixed[1]);
         var k = key.call(xk).relu().square();                                  // [B,T,hidden]
         if (key_norm is not null) k = key_norm.call(k);
         var kv = value.call(k);                                                // [B,T,C]

@@ -48,11 +48,10 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
     {
         using var scope = NewDisposeScope();
         long t = x.shape[1];
-        var xx = QShift.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma);   // [B,T,C]
-        var d = x - xx;                                                        // shared by the three mixes
-        var xk = xx.addcmul(d, spatial_mix_k, 1);                                 // = x·μk + xx·(1-μk)
-        var xv = xx.addcmul(d, spatial_mix_v, 1);
-        var xr = xx.addcmul(d, spatial_mix_r, 1);
+        // Q-Shift, then x·μ + xx·(1-μ) per mix, fused into one pass (QShift.Apply is the readable reference).
+        var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma,
+            spatial_mix_k, spatial_mix_v, spatial_mix_r);                       // 3 × [B,T,C]
+        var (xk, xv, xr) = (mixed[0], mixed[1], mixed[2]);
         var k = key.call(xk);
         var v = value.call(xv);
         var sr = receptance.call(xr).sigmoid();
