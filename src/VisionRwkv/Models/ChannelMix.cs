@@ -41,9 +41,16 @@ public sealed class ChannelMix : nn.Module<Tensor, PatchGrid, Tensor>
         // Q-Shift, then x·μ + xx·(1-μ) per mix, fused into one pass (QShift.Apply is the readable reference).
         var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma, spatial_mix_k, spatial_mix_r);
         var (xk, xr) = (mixed[0], mixed[1]);
-        var k = key.call(xk).relu().square();                                  // [B,T,hidden]
+        var pre = key.call(xk);                                                // [B,T,hidden]
+        var relu = pre.relu();
+        SpatialMix.Release(xk, pre);
+        var k = relu.square();
+        SpatialMix.Release(relu);
         if (key_norm is not null) k = key_norm.call(k);
         var kv = value.call(k);                                                // [B,T,C]
-        return (receptance.call(xr).sigmoid() * kv).MoveToOuterDisposeScope();
+        SpatialMix.Release(k);
+        var r = receptance.call(xr);
+        SpatialMix.Release(xr);
+        return (r.sigmoid_() * kv).MoveToOuterDisposeScope();
     }
 }

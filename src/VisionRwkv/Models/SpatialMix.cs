@@ -52,11 +52,21 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma,
             spatial_mix_k, spatial_mix_v, spatial_mix_r);                       // 3 × [B,T,C]
         var (xk, xv, xr) = (mixed[0], mixed[1], mixed[2]);
+        // Handles are released as soon as a value is consumed: in inference that frees the memory at once (peak
+        // memory at high resolution), while autograd keeps what backward needs through its own references.
         var k = key.call(xk);
         var v = value.call(xv);
-        var sr = receptance.call(xr).sigmoid();
+        var r = receptance.call(xr);
+        Release(xk, xv, xr);
+        var sr = r.sigmoid_();                                                   // in place: sigmoid's backward uses its output
         var y = Wkv4.Bidirectional(k, v, spatial_decay / t, spatial_first / t, _cfg.WkvImplementation, _cfg.Wkv);   // [B,T,C]
+        Release(k, v);
         if (key_norm is not null) y = key_norm.call(y);
         return output.call(sr * y).MoveToOuterDisposeScope();
+    }
+
+    internal static void Release(params Tensor[] tensors)
+    {
+        foreach (var t in tensors) t.Dispose();
     }
 }
