@@ -36,7 +36,7 @@ internal static class EvalCommand
                 _ => throw new ArgumentException($"--split must be test or val, got '{which}'"),
             } ?? throw new InvalidOperationException($"the data has no {which} split");
             var source = new LoaderBatchSource(dataset, ImagePipeline.Eval(DataSetup.ToImageDataConfig(trained.Data)),
-                parse.GetValue(batch), shuffle: false, spec.Threads, spec.Train.Seed);
+                parse.GetValue(batch), shuffle: false, spec.LoaderThreads, spec.Train.Seed);
             var report = Evaluator.Evaluate(trained.Model, source, new EvaluateOptions
             {
                 MultiLabel = spec.Train.MultiLabel,

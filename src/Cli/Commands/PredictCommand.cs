@@ -48,7 +48,7 @@ internal static class PredictCommand
             var loader = new DataLoader(dataset, ImagePipeline.Eval(DataSetup.ToImageDataConfig(trained.Data)), new LoaderOptions
             {
                 BatchSize = parse.GetValue(batch),
-                Threads = trained.Spec.Threads,
+                Threads = trained.Spec.LoaderThreads,
             });
             int k = Math.Min(parse.GetValue(topK), trained.Classes.Count);
             var rows = new List<(string File, TopKPrediction[] Top)>();

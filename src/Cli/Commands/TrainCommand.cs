@@ -107,9 +107,9 @@ internal static class TrainCommand
         var trainPipeline = ImagePipeline.Train(dataConfig, spec.Augment);
         var evalPipeline = ImagePipeline.Eval(dataConfig);
         int bs = spec.Train.BatchSize;
-        var trainSource = new LoaderBatchSource(splits.Train, trainPipeline, bs, shuffle: true, spec.Threads, spec.Train.Seed);
-        var valSource = splits.Validation is null ? null : new LoaderBatchSource(splits.Validation, evalPipeline, bs * 2, false, spec.Threads, spec.Train.Seed);
-        var testSource = splits.Test is null ? null : new LoaderBatchSource(splits.Test, evalPipeline, bs * 2, false, spec.Threads, spec.Train.Seed);
+        var trainSource = new LoaderBatchSource(splits.Train, trainPipeline, bs, shuffle: true, spec.LoaderThreads, spec.Train.Seed);
+        var valSource = splits.Validation is null ? null : new LoaderBatchSource(splits.Validation, evalPipeline, bs * 2, false, spec.LoaderThreads, spec.Train.Seed);
+        var testSource = splits.Test is null ? null : new LoaderBatchSource(splits.Test, evalPipeline, bs * 2, false, spec.LoaderThreads, spec.Train.Seed);
         var trainingData = new TrainingData(trainSource, valSource, testSource);
 
         manual_seed(spec.Train.Seed);
@@ -125,7 +125,7 @@ internal static class TrainCommand
         long parameters = net.parameters().Sum(p => p.numel());
         Console.WriteLine($"model  {spec.Model} ({parameters / 1e6:0.00}M params, {entry.Data.InChannels}x{entry.Data.Height}x{entry.Data.Width})");
         Console.WriteLine($"data   {splits.Description}: train {splits.Train.Count}, val {splits.Validation?.Count ?? 0}, test {splits.Test?.Count ?? 0}, {classes.Count} classes");
-        Console.WriteLine($"device {spec.Train.Device}, {get_num_threads()} torch threads, {spec.Threads} loader threads");
+        Console.WriteLine($"device {spec.Train.Device}, {get_num_threads()} torch threads, {spec.LoaderThreads} loader threads");
 
         var sw = Stopwatch.StartNew();
         var result = ConsoleReporting.Run(reporter =>

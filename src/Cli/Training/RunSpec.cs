@@ -16,7 +16,15 @@ internal sealed record RunSpec
     public string Data { get; init; } = "fashion-mnist";
     /// <summary>Fraction of the training data held out for validation (model selection); the test split stays untouched.</summary>
     public double ValFraction { get; init; } = 5000.0 / 60000.0;
-    public int Threads { get; init; } = Math.Max(1, Environment.ProcessorCount);
+    /// <summary>
+    /// Data-loading threads; 0 = automatic: one for IDX data (28x28 bytes need no more, and a second thread only
+    /// competes with LibTorch's own threads on a small machine), one per core for image files.
+    /// </summary>
+    public int Threads { get; init; }
+
+    public int LoaderThreads => Threads > 0 ? Threads
+        : Data.Equals("fashion-mnist", StringComparison.OrdinalIgnoreCase) || Data.StartsWith("idx:", StringComparison.OrdinalIgnoreCase) ? 1
+        : Math.Max(1, Environment.ProcessorCount);
     public int? LimitTrain { get; init; }
     public AugmentConfig Augment { get; init; } = MainJobAugment;
     public TrainConfig Train { get; init; } = MainJob;
@@ -27,7 +35,7 @@ internal sealed record RunSpec
     /// </summary>
     public static TrainConfig MainJob => new()
     {
-        Epochs = 4,
+        Epochs = 5,
         BatchSize = 128,
         LearningRate = 4e-3,
         MinLrRatio = 1e-2,

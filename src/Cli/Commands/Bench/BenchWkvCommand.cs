@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
 using TorchSharp;
+using VisionRwkv.Models;
 using VisionRwkv.Wkv;
 using VisionRwkv.Wkv.Cuda;
 using static TorchSharp.torch;
