@@ -114,7 +114,34 @@ internal static class BenchWkvCommand
                 }
             }
         }
+        Summarise(records, dev, runs, B, C);
         return records;
+    }
+
+    /// <summary>
+    /// The two numbers the WKV targets are stated in: how the fast bidirectional forward grows from T=784 to T=12544
+    /// (16x the tokens; linear means about 16x), and its cost at T=196 as a share of one VRWKV-T block forward.
+    /// </summary>
+    private static void Summarise(List<Record> records, Device dev, int runs, long B, long C)
+    {
+        double? Fast(long t) => records.FirstOrDefault(r => r.impl == "fast" && r.direction == "bidirectional" && r.T == t && r.pass == "forward")?.ms;
+        if (Fast(784) is double a && Fast(12544) is double b)
+            Console.WriteLine($"fast bidirectional forward, T=784 -> 12544 (16x tokens): {b / a:F1}x time");
+        if (Fast(196) is double wkv && C == VrwkvConfig.Tiny.EmbedDims)
+        {
+            using var scope = NewDisposeScope();
+            using var block = new Block(VrwkvConfig.Tiny, layerId: 1, dropPath: 0);
+            block.to(dev).eval();
+            var x = randn(new[] { B, 196L, C }).to(dev);
+            var grid = new PatchGrid(14, 14);
+            double blockMs = Time(dev, runs, () =>
+            {
+                using var s = NewDisposeScope();
+                using var ng = no_grad();
+                block.call(x, grid);
+            });
+            Console.WriteLine($"VRWKV-T block forward at B={B}, T=196: {blockMs:F3} ms; the fast Bi-WKV forward is {100 * wkv / blockMs:F1}% of it (it runs inside the block too)");
+        }
     }
 
     /// <summary>Prints the fused-vs-reference and chunked-vs-reference errors; true when every row passes.</summary>
