@@ -96,7 +96,7 @@ fi
 
 # 5. libjpeg-turbo's TurboJPEG: decodes JPEG photos about 1.5x faster than Skia's built-in decoder (optional;
 #    the decoder falls back to Skia without it).
-if ! ldconfig -p 2>/dev/null | grep -q 'libturbojpeg.so.0'; then
+if ! ldconfig -p 2>/dev/null | grep 'libturbojpeg.so.0' >/dev/null; then  # no -q: an early exit would SIGPIPE ldconfig under pipefail
   if is_root && have_apt; then
     say "installing libturbojpeg0 (fast JPEG decoding)"
     apt_install libturbojpeg0 || say "warning: libturbojpeg0 could not be installed; JPEG decoding uses Skia"

@@ -8,9 +8,19 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        var root = new RootCommand("Vision-RWKV for .NET: train, evaluate and run RWKV vision and text models on TorchSharp.");
+        var root = new RootCommand("Vision-RWKV for .NET: train, evaluate, run and benchmark Vision-RWKV image classifiers on TorchSharp.");
         foreach (var command in CommandCatalog.All())
             root.Subcommands.Add(command);
-        return root.Parse(args).Invoke();
+        // Errors reach the user as one line naming the file and the problem; RWKV_DEBUG=1 shows the stack as well.
+        bool debug = Environment.GetEnvironmentVariable("RWKV_DEBUG") == "1";
+        try
+        {
+            return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = debug });
+        }
+        catch (Exception e) when (!debug && e is not OutOfMemoryException)
+        {
+            Console.Error.WriteLine($"rwkv: error: {e.Message}");
+            return 1;
+        }
     }
 }

@@ -63,6 +63,7 @@ internal sealed record RunSpec
         var spec = new RunSpec();
         foreach (var p in root.EnumerateObject())
         {
+            if (p.Value.ValueKind == JsonValueKind.Null) continue;   // an unset optional key keeps its default
             spec = p.Name switch
             {
                 "model" => spec with { Model = p.Value.GetString() ?? spec.Model },
@@ -82,6 +83,7 @@ internal sealed record RunSpec
     {
         foreach (var p in e.EnumerateObject())
         {
+            if (p.Value.ValueKind == JsonValueKind.Null) continue;
             a = p.Name switch
             {
                 "scale" => a with { Scale = (p.Value[0].GetDouble(), p.Value[1].GetDouble()) },
