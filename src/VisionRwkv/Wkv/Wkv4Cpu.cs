@@ -15,7 +15,10 @@ internal static unsafe class Wkv4Cpu
 {
     /// <summary>Bidirectional WKV; differentiable in k, v, w, u.</summary>
     public static Tensor Bidirectional(Tensor k, Tensor v, Tensor w, Tensor u) =>
-        Function.apply(k, v, w, u, new Options(Causal: false, null))[0];
+        Function.apply(k, v, w, u, new Options(Causal: false, null, NeedsGrad(k, v, w, u)))[0];
+
+    /// <summary>Whether autograd will call backward; without it the forward skips what only backward reads.</summary>
+    private static bool NeedsGrad(params Tensor[] ts) => is_grad_enabled() && ts.Any(t => t.requires_grad);
 
     /// <summary>
     /// Causal WKV from a constant (non-differentiable) initial state; differentiable in k, v, w, u.
@@ -24,12 +27,12 @@ internal static unsafe class Wkv4Cpu
     public static (Tensor Y, Wkv4Reference.ScanState Final) Causal(Tensor k, Tensor v, Tensor w, Tensor u,
         Wkv4Reference.ScanState state)
     {
-        var outs = Function.apply(k, v, w, u, new Options(Causal: true, state));
+        var outs = Function.apply(k, v, w, u, new Options(Causal: true, state, true));
         return (outs[0], new Wkv4Reference.ScanState(outs[1], outs[2], outs[3]));
     }
 
     /// <summary>Non-tensor arguments of the function (kept out of the autograd graph on purpose).</summary>
-    private sealed record Options(bool Causal, Wkv4Reference.ScanState? State);
+    private sealed record Options(bool Causal, Wkv4Reference.ScanState? State, bool NeedsGrad);
 
     private sealed class Function : torch.autograd.MultiTensorFunction<Function>
     {
@@ -58,7 +61,7 @@ internal static unsafe class Wkv4Cpu
                         try
                         {
                             Wkv4CpuKernel.BidirectionalForward((float*)p[0], (float*)p[1], (float*)p[2], (float*)p[3],
-                                scratch, (int)T, stride, LoadLanes(wp, c0, width), LoadLanes(up, c0, width));
+                                scratch, (int)T, stride, LoadLanes(wp, c0, width), LoadLanes(up, c0, width), opts.NeedsGrad);
                         }
                         finally
                         {

@@ -87,7 +87,7 @@ internal static unsafe class Wkv4CpuKernel
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BidirectionalForward(float* k, float* v, float* y, float* lnD, float* scratch, int T,
-        int stride, Vector256<float> w, Vector256<float> u)
+        int stride, Vector256<float> w, Vector256<float> u, bool storeLnD = true)
     {
         var a = Vector256<float>.Zero;
         var b = Vector256<float>.Zero;
@@ -119,7 +119,8 @@ internal static unsafe class Wkv4CpuKernel
             var num = eF * aF + eR * a + eS * vt;
             var den = eF * bF + eR * b + eS;                     // ≥ 1: the largest of the three parts has factor 1
             (num / den).Store(y + o);
-            (m + Vector256.Log(den)).Store(lnD + o);
+            if (storeLnD)                                        // only backward reads ln D; inference skips the log
+                (m + Vector256.Log(den)).Store(lnD + o);
             Push(ref a, ref b, ref p, w, kt, vt, Vector256<float>.One);
         }
     }
