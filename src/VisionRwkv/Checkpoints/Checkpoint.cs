@@ -3,8 +3,9 @@ using TorchSharp;
 namespace VisionRwkv.Checkpoints;
 
 /// <summary>
-/// A loaded state dict: CPU tensors by key (in file order) and string metadata. Owns the tensors: disposing the
-/// checkpoint disposes them, so keep it alive while they are used or <see cref="TakeTensors"/>.
+/// A loaded state dict, from a safetensors or a .pth file: CPU tensors by key (in file order) and string metadata
+/// (safetensors <c>__metadata__</c>, or a .pth's <c>meta</c>). Owns the tensors: disposing the checkpoint disposes
+/// them, so keep it alive while they are used or <see cref="TakeTensors"/>.
 /// </summary>
 public sealed class Checkpoint : IDisposable
 {

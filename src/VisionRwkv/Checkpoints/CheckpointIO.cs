@@ -27,10 +27,7 @@ public static class CheckpointIO
     public static Checkpoint Load(string path)
     {
         if (FormatOf(path) == Format.SafeTensors)
-        {
-            using var file = SafeTensors.Read(path);
-            return new Checkpoint(path, file.TakeTensors(), file.Metadata);
-        }
+            return SafeTensors.Read(path);
         return Pth.Read(path);
     }
 

@@ -20,7 +20,7 @@ public static class SafeTensors
     private sealed record Entry(string Name, torch.ScalarType Type, long[] Shape, long Begin, long End);
 
     /// <summary>Reads every tensor into CPU memory. Throws <see cref="InvalidDataException"/> naming the file and the problem.</summary>
-    public static SafeTensorsFile Read(string path)
+    public static Checkpoint Read(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path))
@@ -67,7 +67,7 @@ public static class SafeTensors
                 t.Dispose();
             throw;
         }
-        return new SafeTensorsFile(path, tensors, metadata);
+        return new Checkpoint(path, tensors, metadata);
     }
 
     /// <summary>

@@ -114,7 +114,7 @@ public static class GoldenCheck
         return new GoldenComparison(name, rel, tolerance);
     }
 
-    private static Tensor Need(SafeTensorsFile file, string name, string path) =>
+    private static Tensor Need(Checkpoint file, string name, string path) =>
         file.Tensors.TryGetValue(name, out var t) ? t : throw new InvalidDataException($"{path}: golden has no '{name}' tensor");
 
     internal static string Format(double value) => value.ToString("0.00e+00", CultureInfo.InvariantCulture);

@@ -99,7 +99,7 @@ public sealed class SafeTensorsTests : IDisposable
         var path = Path.Combine(dir, "s.safetensors");
         using (var a = ones(3))
             SafeTensors.Write(path, new Dictionary<string, Tensor> { ["a"] = a });
-        SafeTensorsFile file;
+        Checkpoint file;
         using (NewDisposeScope())
             file = SafeTensors.Read(path);
         using (file)
