@@ -61,6 +61,8 @@ public sealed class DataLoader
         {
             if (prepared.Indices.Length == 0)
                 continue;
+            // A batch that was already prepared when the token fired is not handed out: cancellation stops at once.
+            cancellationToken.ThrowIfCancellationRequested();
             yield return Collate(prepared, epoch);
         }
     }
