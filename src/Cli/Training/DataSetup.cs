@@ -84,7 +84,8 @@ internal static class DataSetup
     {
         if (valFraction <= 0)
             return new DataSplits(all, null, test, description);
-        bool grouped = Enumerable.Range(0, Math.Min(all.Count, 100)).Any(i => all.GroupOf(i) is not null);
+        // Any group id at all means patient-style data: split by group so no group lands on both sides.
+        bool grouped = Enumerable.Range(0, all.Count).Any(i => all.GroupOf(i) is not null);
         var split = grouped ? DatasetSplit.ByGroup(all, valFraction, seed) : DatasetSplit.Stratified(all, valFraction, seed);
         return new DataSplits(new SubsetDataset(all, split.Train), new SubsetDataset(all, split.Val), test,
             description + (grouped ? $", validation {split.Val.Length} by group" : $", validation {split.Val.Length} stratified"));
