@@ -41,6 +41,37 @@ internal static unsafe class Wkv4CpuKernel
     }
 
     /// <summary>
+    /// ln x for positive normal x (here the WKV denominators, which are ≥ 1): x = m·2^e with m in [√½, √2), Cephes'
+    /// degree-8 polynomial for ln(1+f) on f = m-1 (≈1-2 ulp, like Cephes logf), and e·ln2 added in two parts.
+    /// <see cref="Vector256.Log(Vector256{float})"/> widens to double and cost most of the training forward.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> Log(Vector256<float> x)
+    {
+        var bits = x.AsInt32();
+        var e = ((bits >> 23) & Vector256.Create(0xFF)) - Vector256.Create(126);                     // x = m·2^e, m in [½, 1)
+        var m = ((bits & Vector256.Create(0x007FFFFF)) | Vector256.Create(0x3F000000)).AsSingle();
+        var small = Vector256.LessThan(m, Vector256.Create(0.707106781186547524f));                  // move m to [√½, √2)
+        e += small.AsInt32();                                                                    // true lanes are -1
+        var f = m + (m & small) - Vector256<float>.One;
+        var ef = Vector256.ConvertToSingle(e);
+        var z = f * f;
+        var y = Vector256.Create(7.0376836292E-2f);
+        y = y * f + Vector256.Create(-1.1514610310E-1f);
+        y = y * f + Vector256.Create(1.1676998740E-1f);
+        y = y * f + Vector256.Create(-1.2420140846E-1f);
+        y = y * f + Vector256.Create(1.4249322787E-1f);
+        y = y * f + Vector256.Create(-1.6668057665E-1f);
+        y = y * f + Vector256.Create(2.0000714765E-1f);
+        y = y * f + Vector256.Create(-2.4999993993E-1f);
+        y = y * f + Vector256.Create(3.3333331174E-1f);
+        y = y * f * z;
+        y += ef * Vector256.Create(-2.12194440e-4f);
+        y -= Vector256.Create(0.5f) * z;
+        return f + y + (ef * Vector256.Create(0.693359375f));
+    }
+
+    /// <summary>
     /// S ← e^{-w}·S + e^{x}·(val1, val2) for a scan state (s1, s2, p). Of the two factors e^{p-w-q} and e^{x-q}
     /// (q the new max) one is exactly 1, so one exp of -|difference| suffices.
     /// </summary>
@@ -120,7 +151,7 @@ internal static unsafe class Wkv4CpuKernel
             var den = eF * bF + eR * b + eS;                     // ≥ 1: the largest of the three parts has factor 1
             (num / den).Store(y + o);
             if (storeLnD)                                        // only backward reads ln D; inference skips the log
-                (m + Vector256.Log(den)).Store(lnD + o);
+                (m + Log(den)).Store(lnD + o);
             Push(ref a, ref b, ref p, w, kt, vt, Vector256<float>.One);
         }
     }
@@ -226,7 +257,7 @@ internal static unsafe class Wkv4CpuKernel
             var den = e1 * b + e2;
             ((e1 * a + e2 * vt) / den).Store(y + o);
             if (lnD != null)
-                (Vector256.Max(p, s) + Vector256.Log(den)).Store(lnD + o);
+                (Vector256.Max(p, s) + Log(den)).Store(lnD + o);
             Push(ref a, ref b, ref p, w, kt, vt, Vector256<float>.One);
         }
     }
