@@ -42,10 +42,9 @@ public sealed class ChannelMix : nn.Module<Tensor, PatchGrid, Tensor>
         var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma, spatial_mix_k, spatial_mix_r);
         var (xk, xr) = (mixed[0], mixed[1]);
         var pre = key.call(xk);                                                // [B,T,hidden]
-        var relu = pre.relu();
-        SpatialMix.Release(xk, pre);
-        var k = relu.square();
-        SpatialMix.Release(relu);
+        SpatialMix.Release(xk);
+        var k = SquaredRelu.Apply(pre);                                        // relu(pre)², fused on CPU
+        SpatialMix.Release(pre);
         if (key_norm is not null) k = key_norm.call(k);
         var kv = value.call(k);                                                // [B,T,C]
         SpatialMix.Release(k);
