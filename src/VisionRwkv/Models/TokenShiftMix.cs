@@ -45,9 +45,10 @@ public static unsafe class TokenShiftMix
     }
 
     private static bool CanFuse(Tensor x, Tensor[] mixes) =>
-        x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32
-        && x.shape[0] * x.shape[1] * x.shape[2] <= int.MaxValue
-        && mixes.All(mu => mu.device_type == DeviceType.CPU && mu.dtype == ScalarType.Float32);
+        x.dtype == ScalarType.Float32 && mixes.All(mu => mu.device == x.device && mu.dtype == ScalarType.Float32)
+        && (x.device_type == DeviceType.CPU
+            ? x.shape[0] * x.shape[1] * x.shape[2] <= int.MaxValue
+            : mixes.Length <= TokenShiftMixCuda.MaxMixes && TokenShiftMixCuda.CanRun(x.device));
 
     private static Tensor[] Fused(Tensor x, PatchGrid grid, int shiftPixel, double gamma, Tensor[] mixes)
     {
@@ -75,12 +76,17 @@ public static unsafe class TokenShiftMix
             var x = (Tensor)vars[0];
             var mixes = vars[1..^1].Cast<Tensor>().ToArray();
             var outs = mixes.Select(_ => empty_like(x)).ToList();
-            float* xp = (float*)Ptr(x);
-            var mup = Floats(mixes.Select(Ptr));
-            var outp = Floats(outs.Select(Ptr));
-            using var zeroRow = zeros(g.C);                  // what a segment past the grid border reads
-            float* zp = (float*)Ptr(zeroRow);
-            TokenShiftMixKernel.ForEachRow(g, (b, h) => TokenShiftMixKernel.ForwardRow(xp, mup, outp, zp, g, b, h));
+            if (x.device_type == DeviceType.CUDA)
+                TokenShiftMixCuda.Forward(x, g, mixes, outs);
+            else
+            {
+                float* xp = (float*)Ptr(x);
+                var mup = Floats(mixes.Select(Ptr));
+                var outp = Floats(outs.Select(Ptr));
+                using var zeroRow = zeros(g.C);              // what a segment past the grid border reads
+                float* zp = (float*)Ptr(zeroRow);
+                TokenShiftMixKernel.ForEachRow(g, (b, h) => TokenShiftMixKernel.ForwardRow(xp, mup, outp, zp, g, b, h));
+            }
             // Missing output gradients arrive undefined instead of as cached zeros (see Wkv4Cpu): treated as zero.
             ctx.set_materialize_grads(false);
             ctx.save_for_backward([x, .. mixes]);
@@ -95,18 +101,18 @@ public static unsafe class TokenShiftMix
             var g = (TokenShiftMixKernel.Geometry)ctx.get_data("geometry");
             var x = saved[0];
             int m = saved.Count - 1;
-            var mup = Floats(saved.Skip(1).Select(Ptr));
             var grads = new Tensor?[m];
-            var gradp = new nint[m];
             for (int i = 0; i < m; i++)
             {
                 var go = i < grad_outputs.Count ? grad_outputs[i] : null;
-                // An output without gradient counts as zero (materialised here: it never happens in the models).
-                var gi = go is null || go.IsInvalid ? zeros_like(x) : go.to(ScalarType.Float32).contiguous();
-                grads[i] = go is null || go.IsInvalid ? null : gi;
-                gradp[i] = Ptr(gi);
+                grads[i] = go is null || go.IsInvalid ? null : go.to(ScalarType.Float32).contiguous();
             }
             var gx = empty_like(x);
+            if (x.device_type == DeviceType.CUDA)
+                return CudaBackward(x, g, saved.Skip(1).ToList(), grads, gx);
+            var mup = Floats(saved.Skip(1).Select(Ptr));
+            // An output without gradient counts as zero (materialised here: it never happens in the models).
+            var gradp = grads.Select(gi => Ptr(gi ?? zeros_like(x))).ToArray();
             long rows = (long)g.B * g.H;
             var partials = zeros(rows, m, g.C);             // [rows,m,C]: each grid row's own Σ_t g·(x - xx)
             var zeroRow = zeros(g.C);                       // what a segment past the grid border reads
@@ -133,6 +139,18 @@ public static unsafe class TokenShiftMix
                 }
                 result.Add(gmu.MoveToOuterDisposeScope());
             }
+            result.Add(null!);                              // the geometry argument has no gradient
+            return result;
+        }
+
+        private static List<Tensor> CudaBackward(Tensor x, TokenShiftMixKernel.Geometry g, List<Tensor> mixes,
+            Tensor?[] grads, Tensor gx)
+        {
+            TokenShiftMixCuda.BackwardInput(g, mixes, grads, gx);
+            var gmu = TokenShiftMixCuda.BackwardMixes(x, g, grads);                 // [3,C]
+            var result = new List<Tensor> { gx.MoveToOuterDisposeScope() };
+            for (int i = 0; i < mixes.Count; i++)
+                result.Add(grads[i] is null ? null! : gmu[i].clone().MoveToOuterDisposeScope());
             result.Add(null!);                              // the geometry argument has no gradient
             return result;
         }

@@ -84,6 +84,15 @@ public class Wkv4CudaTests
         Assert.True(Wkv4Cuda.IsAvailable, $"fused CUDA WKV unavailable: {Wkv4Cuda.UnavailableReason}");
     }
 
+    [CudaFact]
+    public void Every_row_of_the_on_device_check_passes_token_shift_included()
+    {
+        var rows = WkvCudaCheck.Run(CUDA);
+        Assert.Contains(rows, r => r.Case.StartsWith("token-shift", StringComparison.Ordinal));
+        var failed = rows.Where(r => !r.Pass).Select(r => $"{r.Case} {r.Direction} T={r.T} {r.Quantity}: {r.Error:E2}").ToList();
+        Assert.True(failed.Count == 0, string.Join("; ", failed));
+    }
+
     [CudaTheory]
     [InlineData(1)]
     [InlineData(2)]

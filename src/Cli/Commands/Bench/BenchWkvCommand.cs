@@ -149,9 +149,9 @@ internal static class BenchWkvCommand
     {
         var rows = WkvCudaCheck.Run(dev);
         Console.WriteLine("error = max|x - reference(float64)| / max(1, max|reference|); L = sum(y * r)");
-        Console.WriteLine($"{"case",-8} {"direction",-14} {"T",6} {"qty",4} {"fused",10} {"chunked",10} {"ok",4}");
+        Console.WriteLine($"{"case",-21} {"direction",-14} {"T",6} {"qty",5} {"fused",10} {"chunked",10} {"ok",4}");
         foreach (var r in rows)
-            Console.WriteLine($"{r.Case,-8} {r.Direction,-14} {r.T,6} {r.Quantity,4} {r.Error,10:E2} {r.ChunkedError,10:E2} {(r.Pass ? "ok" : "FAIL"),4}");
+            Console.WriteLine($"{r.Case,-21} {r.Direction,-14} {r.T,6} {r.Quantity,5} {r.Error,10:E2} {r.ChunkedError,10:E2} {(r.Pass ? "ok" : "FAIL"),4}");
         int failed = rows.Count(r => !r.Pass);
         Console.WriteLine(failed == 0 ? $"check: all {rows.Count} rows pass" : $"check: {failed} of {rows.Count} rows FAIL");
         return failed == 0;

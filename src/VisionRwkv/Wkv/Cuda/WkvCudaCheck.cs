@@ -1,4 +1,5 @@
 using TorchSharp;
+using VisionRwkv.Models;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Wkv.Cuda;
@@ -11,9 +12,10 @@ public sealed record WkvCheckRow(string Case, string Direction, long T, string Q
     double ChunkedError, bool Finite, bool Pass);
 
 /// <summary>
-/// On-device correctness check of the fused CUDA WKV (for a machine with a GPU but no test runner): the forward and
+/// On-device correctness check of the fused CUDA kernels (for a machine with a GPU but no test runner): the forward and
 /// the gradients of L = Σ y·r in k, v, w, u, from <see cref="Wkv4Cuda"/> and <see cref="Wkv4Chunked"/> in float32,
-/// against the serial-scan reference in float64 on the same device, for several lengths and for extreme inputs.
+/// against the serial-scan reference in float64 on the same device, for several lengths and for extreme inputs; and
+/// the fused Q-Shift + token mixes against their tensor-op composition in float64.
 /// </summary>
 public static class WkvCudaCheck
 {
@@ -33,6 +35,50 @@ public static class WkvCudaCheck
             // Extreme logits and decays: only finiteness and a loose bound (float32 cancellation in the gradients).
             rows.AddRange(Case("extreme", causal, 1, 40, 8, kMax: 60, causal ? (0.001, 60) : (-60, 60), uMax: 60,
                 tolerance: 1e-2, device));
+        }
+        foreach (var (h, w, c, m) in new[] { (14, 14, 192, 3), (7, 9, 40, 2), (1, 1, 8, 3), (3, 5, 6, 1) })
+            rows.AddRange(TokenShiftCase(h, w, c, m, device));
+        return rows;
+    }
+
+    /// <summary>
+    /// The fused CUDA Q-Shift + token mixes against the tensor-op composition in float64 on the same device: the
+    /// outputs and the gradients of L = Σ_m Σ out_m·r_m in x and in every μ_m. Odd grids and C not divisible by 4
+    /// cover the border and remainder channels.
+    /// </summary>
+    private static List<WkvCheckRow> TokenShiftCase(int h, int w, int c, int mixes, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var gen = new Generator((ulong)(h * 1000 + w * 10 + mixes));
+        var grid = new PatchGrid(h, w);
+        long B = 3, N = grid.Tokens;
+        var x32 = randn(new[] { B, N, c }, ScalarType.Float64, generator: gen).to(ScalarType.Float32).to(device);
+        var mu32 = Enumerable.Range(0, mixes)
+            .Select(_ => rand(new[] { 1L, 1, c }, ScalarType.Float64, generator: gen).to(ScalarType.Float32).to(device)).ToArray();
+        var r = Enumerable.Range(0, mixes).Select(_ => randn(new[] { B, N, c }, ScalarType.Float64, generator: gen).to(device)).ToArray();
+
+        double[][] Run(ScalarType dtype, bool fused)
+        {
+            using var inner = NewDisposeScope();
+            var x = x32.to(dtype).detach().requires_grad_();
+            var mus = mu32.Select(m => m.to(dtype).detach().requires_grad_()).ToArray();
+            var outs = fused ? TokenShiftMix.Apply(x, grid, 1, 0.25, mus) : TokenShiftMix.Reference(x, grid, 1, 0.25, mus);
+            var loss = outs.Select((o, i) => (o * r[i].to(dtype)).sum()).Aggregate((a, b) => a + b);
+            loss.backward();
+            return [.. outs.Select(Flat), Flat(x.grad!), .. mus.Select(m => Flat(m.grad!))];
+        }
+
+        var expected = Run(ScalarType.Float64, fused: false);
+        var actual = Run(ScalarType.Float32, fused: true);
+        var names = Enumerable.Range(0, mixes).Select(i => $"out{i}").Append("dx")
+            .Concat(Enumerable.Range(0, mixes).Select(i => $"dmu{i}")).ToArray();
+        var rows = new List<WkvCheckRow>();
+        for (int q = 0; q < names.Length; q++)
+        {
+            double err = Error(expected[q], actual[q]);
+            bool finite = actual[q].All(double.IsFinite);
+            rows.Add(new WkvCheckRow($"token-shift {h}x{w}x{c}", "q-shift", N, names[q], err, double.NaN, finite,
+                finite && err <= 1e-5));
         }
         return rows;
     }

@@ -11,7 +11,7 @@ namespace VisionRwkv.Wkv.Cuda;
 /// consecutive channels, so each step's loads of a warp are one coalesced [B,T,C] row segment.
 /// All tensors must be contiguous float32 on the same CUDA device.
 /// </summary>
-internal static unsafe class WkvCudaKernel
+internal static class WkvCudaKernel
 {
     /// <summary>CUDA C source. w is the per-step decay (e^{-w} per token of distance), u the bonus of the token itself.</summary>
     internal const string Source = """
@@ -325,44 +325,13 @@ internal static unsafe class WkvCudaKernel
         ["wkv_bi_forward", "wkv_bi_backward", "wkv_causal_forward", "wkv_causal_backward",
             "wkv_bi_seg_summary", "wkv_bi_seg_scan", "wkv_bi_seg_forward"];
 
-    private static readonly object Gate = new();
-    private static readonly Dictionary<(int, int), byte[]> Images = [];
-    private static readonly Dictionary<int, LoadedModule> Modules = [];
-
-    /// <summary>A module loaded into one device's primary context, with its kernels.</summary>
-    private sealed record LoadedModule(nint Context, Dictionary<string, nint> Functions, int Multiprocessors);
+    private static readonly CudaKernelModule Module = new(Source, "wkv4.cu", KernelNames);
 
     /// <summary>
     /// Compiles (once per compute capability) and loads (once per device) the kernels; throws with the reason when
     /// the driver, NVRTC or the compilation fails.
     /// </summary>
-    public static void EnsureLoaded(int device)
-    {
-        lock (Gate)
-        {
-            if (Modules.ContainsKey(device))
-                return;
-            if (!CudaDriver.TryLoad(out var driverError))
-                throw new InvalidOperationException(driverError);
-            if (!Nvrtc.TryLoad(out var nvrtcError))
-                throw new InvalidOperationException(nvrtcError);
-            var (major, minor, sms) = CudaDriver.DeviceInfo(device);
-            if (!Images.TryGetValue((major, minor), out var image))
-                Images[(major, minor)] = image = Nvrtc.Compile(Source, "wkv4.cu", major, minor);
-            var ctx = CudaDriver.PrimaryContext(device);
-            var previous = CudaDriver.MakeCurrent(ctx);
-            try
-            {
-                var module = CudaDriver.LoadModule(image);
-                var functions = KernelNames.ToDictionary(n => n, n => CudaDriver.GetFunction(module, n));
-                Modules[device] = new LoadedModule(ctx, functions, sms);
-            }
-            finally
-            {
-                CudaDriver.Restore(previous);
-            }
-        }
-    }
+    public static void EnsureLoaded(int device) => Module.EnsureLoaded(device);
 
     /// <summary>
     /// Bidirectional forward. With too few (b, c) pairs to fill the GPU and a long T, the sequence is cut into
@@ -400,11 +369,7 @@ internal static unsafe class WkvCudaKernel
     {
         if (ForcedSegments > 0)
             return Math.Min(ForcedSegments, T);
-        int device = like.device.index < 0 ? 0 : like.device.index;
-        EnsureLoaded(device);
-        long target;
-        lock (Gate)
-            target = 512L * Modules[device].Multiprocessors;
+        long target = 512L * Module.Multiprocessors(like);
         if (pairs * 2 > target)
             return 1;
         return Math.Max(1, Math.Min((target + pairs - 1) / pairs, T / 32));
@@ -437,49 +402,7 @@ internal static unsafe class WkvCudaKernel
 
     private static (long B, long T, long C) Dims(Tensor k) => (k.shape[0], k.shape[1], k.shape[2]);
 
-    /// <summary>
-    /// Device address of element 0 of a contiguous float32 CUDA tensor: TorchSharp exposes the storage's base
-    /// address, to which the tensor's storage offset (in elements) is added.
-    /// </summary>
-    internal static long Ptr(Tensor t)
-    {
-        if (t.dtype != ScalarType.Float32 || !t.is_contiguous() || t.device_type != DeviceType.CUDA)
-            throw new ArgumentException($"The CUDA WKV kernel needs contiguous float32 CUDA tensors; got {t.dtype} on {t.device}, contiguous={t.is_contiguous()}.");
-        using var storage = t.storage<float>();
-        return (long)storage.data_ptr() + t.storage_offset() * sizeof(float);
-    }
+    internal static long Ptr(Tensor t) => CudaKernelModule.Ptr(t);
 
-    /// <summary>
-    /// Launches one thread per (b, c). Every kernel parameter is 8 bytes (pointers and i64), passed as an array of
-    /// pointers to the values, as cuLaunchKernel expects.
-    /// </summary>
-    private static void Launch(string name, Tensor like, long threads, long[] args)
-    {
-        if (threads == 0)
-            return;
-        int device = like.device.index < 0 ? 0 : like.device.index;
-        EnsureLoaded(device);
-        LoadedModule m;
-        lock (Gate)
-            m = Modules[device];
-        // Few (b, c) pairs (large images, small batches): small blocks spread the scans over more multiprocessors.
-        uint block = threads >= 128L * m.Multiprocessors ? 128u : 32u;
-        uint grid = (uint)((threads + block - 1) / block);
-        var values = stackalloc long[args.Length];
-        var pointers = stackalloc void*[args.Length];
-        for (int i = 0; i < args.Length; i++)
-        {
-            values[i] = args[i];
-            pointers[i] = &values[i];
-        }
-        var previous = CudaDriver.MakeCurrent(m.Context);
-        try
-        {
-            CudaDriver.Launch(m.Functions[name], grid, block, pointers, name);
-        }
-        finally
-        {
-            CudaDriver.Restore(previous);
-        }
-    }
+    private static void Launch(string name, Tensor like, long threads, long[] args) => Module.Launch(name, like, threads, args);
 }
