@@ -39,7 +39,8 @@ public static class FlopCounter
         long p = cfg.PatchSize;
         long t = CeilDiv(height, p) * CeilDiv(width, p);
         double c = cfg.EmbedDims, hidden = cfg.HiddenDims;
-        double patch = Mm(t, c, cfg.InChannels * p * p);
+        long kernel = cfg.PatchKernel ?? p;
+        double patch = Mm(t, c, cfg.InChannels * kernel * kernel);
         // Spatial mix: key, value, receptance, output (C→C each). Channel mix: key C→hidden, value hidden→C, receptance C→C.
         double spatial = 4 * Mm(t, c, c);
         double channel = Mm(t, hidden, c) + Mm(t, c, hidden) + Mm(t, c, c);

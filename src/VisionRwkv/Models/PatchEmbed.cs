@@ -7,16 +7,21 @@ namespace VisionRwkv.Models;
 /// <summary>
 /// mmcv PatchEmbed as the official backbone configures it: a strided conv named <c>projection</c>, after zero-padding
 /// the bottom/right edge up to a multiple of the patch size ("corner" adaptive padding; a no-op at 224).
+/// With a kernel larger than the stride (overlapping patches) the conv also pads every side by ⌈(kernel-patch)/2⌉,
+/// which keeps the token grid at ⌈H/patch⌉ × ⌈W/patch⌉.
 /// </summary>
 public sealed class PatchEmbed : nn.Module<Tensor, (Tensor Tokens, PatchGrid Grid)>
 {
     private readonly Conv2d projection;
     private readonly int _patch;
 
-    public PatchEmbed(int inChannels, int embedDims, int patchSize) : base(nameof(PatchEmbed))
+    public PatchEmbed(int inChannels, int embedDims, int patchSize, int? kernelSize = null) : base(nameof(PatchEmbed))
     {
+        int kernel = kernelSize ?? patchSize;
+        if (kernel < patchSize)
+            throw new ArgumentOutOfRangeException(nameof(kernelSize), $"the patch kernel ({kernel}) must be at least the patch size ({patchSize})");
         _patch = patchSize;
-        projection = nn.Conv2d(inChannels, embedDims, patchSize, stride: patchSize, bias: true);
+        projection = nn.Conv2d(inChannels, embedDims, kernel, stride: patchSize, padding: (kernel - patchSize + 1) / 2, bias: true);
         RegisterComponents();
     }
 

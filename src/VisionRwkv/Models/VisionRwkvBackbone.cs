@@ -23,7 +23,7 @@ public sealed class VisionRwkvBackbone : nn.Module<Tensor, Tensor>
         Config = cfg;
         var grid = cfg.StoredGrid;
         pos_embed = new Parameter(zeros(1, grid.Tokens, cfg.EmbedDims));
-        patch_embed = new PatchEmbed(cfg.InChannels, cfg.EmbedDims, cfg.PatchSize);
+        patch_embed = new PatchEmbed(cfg.InChannels, cfg.EmbedDims, cfg.PatchSize, cfg.PatchKernel);
         drop_after_pos = nn.Dropout(cfg.DropRate);
         layers = new ModuleList<Block>();
         for (int i = 0; i < cfg.Depth; i++)

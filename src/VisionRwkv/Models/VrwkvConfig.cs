@@ -13,6 +13,11 @@ public sealed record VrwkvConfig
     /// <summary>Width of the config image size.</summary>
     public int ImgWidth { get; init; } = 224;
     public int PatchSize { get; init; } = 16;
+    /// <summary>
+    /// Kernel of the patch-embedding conv; null = <see cref="PatchSize"/> (the official, non-overlapping patches). A
+    /// larger kernel with stride PatchSize gives overlapping patches (same token grid, same parameter name).
+    /// </summary>
+    public int? PatchKernel { get; init; }
     /// <summary>1 for grayscale inputs (X-rays), 3 for RGB.</summary>
     public int InChannels { get; init; } = 3;
     public int EmbedDims { get; init; } = 192;
@@ -71,7 +76,8 @@ public sealed record VrwkvConfig
 
     /// <summary>
     /// 28x28 grayscale (Fashion-MNIST, MNIST): 4x4 patches → 7x7 tokens, 96 wide, 3 layers, 10 classes (0.37M params).
-    /// Sized so that the main job trains several epochs within minutes on a 2-core CPU.
+    /// Sized so that the main job trains several epochs within minutes on a 2-core CPU. (Overlapping 7x7 patches,
+    /// <see cref="PatchKernel"/> = 7, gave no gain there: 89.66% against 89.81% test top-1 after 4 epochs.)
     /// </summary>
     public static VrwkvConfig Mini28 => new()
     {
