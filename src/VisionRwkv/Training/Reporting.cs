@@ -129,6 +129,10 @@ public sealed class LineReporter(TextWriter writer, int logEverySteps = 50) : IT
     {
         ArgumentNullException.ThrowIfNull(result);
         var test = result.Test is null ? "" : string.Create(Inv, $", test_top1 {result.Test.Top1 * 100:F2}%");
-        Line(string.Create(Inv, $"{(result.Completed ? "finished" : "stopped")} after {result.EpochsCompleted} epochs in {result.TrainSeconds:F1}s; best {result.BestMetric} {result.BestValue:F4} at epoch {result.BestEpoch}{test}"));
+        // Without a validation split there is no best epoch to pick: the last epoch's weights are kept.
+        string best = double.IsNaN(result.BestValue)
+            ? string.Create(Inv, $"no {result.BestMetric} (no validation split), weights of epoch {result.BestEpoch}")
+            : string.Create(Inv, $"best {result.BestMetric} {result.BestValue:F4} at epoch {result.BestEpoch}");
+        Line(string.Create(Inv, $"{(result.Completed ? "finished" : "stopped")} after {result.EpochsCompleted} epochs in {result.TrainSeconds:F1}s; {best}{test}"));
     }
 }
