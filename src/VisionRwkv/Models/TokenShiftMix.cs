@@ -44,8 +44,11 @@ public static unsafe class TokenShiftMix
         return outs;
     }
 
-    private static bool CanFuse(Tensor x, Tensor[] mixes) =>
-        x.dtype == ScalarType.Float32 && mixes.All(mu => mu.device == x.device && mu.dtype == ScalarType.Float32)
+    /// <summary>Whether <see cref="Apply"/> takes the fused path for these arguments.</summary>
+    internal static bool CanFuse(Tensor x, Tensor[] mixes) =>
+        x.dtype == ScalarType.Float32
+        // Device objects compare by reference in TorchSharp: compare type and index.
+        && mixes.All(mu => mu.device_type == x.device_type && mu.device_index == x.device_index && mu.dtype == ScalarType.Float32)
         && (x.device_type == DeviceType.CPU
             ? x.shape[0] * x.shape[1] * x.shape[2] <= int.MaxValue
             : mixes.Length <= TokenShiftMixCuda.MaxMixes && TokenShiftMixCuda.CanRun(x.device));

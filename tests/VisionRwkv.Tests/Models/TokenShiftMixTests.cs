@@ -29,6 +29,16 @@ public class TokenShiftMixTests
     }
 
     [Fact]
+    public void Float32_cpu_tensors_take_the_fused_path_and_float64_the_reference()
+    {
+        using var scope = NewDisposeScope();
+        var mu = rand(1, 1, 8);
+        Assert.True(TokenShiftMix.CanFuse(randn(2, 4, 8), [mu, rand(1, 1, 8)]));
+        Assert.False(TokenShiftMix.CanFuse(randn(2, 4, 8, ScalarType.Float64), [mu]));
+        Assert.False(TokenShiftMix.CanFuse(randn(2, 4, 8), [mu.to(ScalarType.Float64)]));
+    }
+
+    [Fact]
     public void An_output_without_gradient_counts_as_zero()
     {
         Compare(2, new PatchGrid(5, 9), 13, 1, 3, 7, dropGradientOf: 1);
