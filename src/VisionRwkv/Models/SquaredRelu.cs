@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
+using static VisionRwkv.Runtime.CpuTensor;
 
 namespace VisionRwkv.Models;
 
@@ -83,7 +84,4 @@ public static unsafe class SquaredRelu
             return [gx];
         }
     }
-
-    /// <summary>Address of a contiguous CPU tensor's first element.</summary>
-    private static nint Ptr(Tensor t) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using TorchSharp;
 using static TorchSharp.torch;
+using static VisionRwkv.Runtime.CpuTensor;
 
 namespace VisionRwkv.Models;
 
@@ -167,7 +168,4 @@ public static unsafe class TokenShiftMix
             result[i] = (float*)list[i];
         return result;
     }
-
-    /// <summary>Address of a contiguous CPU tensor's first element.</summary>
-    private static nint Ptr(Tensor t) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 }

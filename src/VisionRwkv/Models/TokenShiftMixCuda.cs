@@ -93,37 +93,14 @@ internal static class TokenShiftMixCuda
         """;
 
     private static readonly CudaKernelModule Module =
-        new(Source, "token_shift_mix.cu", ["tsm_forward", "tsm_backward_x", "tsm_backward_mu"]);
-
-    private static readonly object Gate = new();
-    private static readonly Dictionary<int, string?> Failures = [];
-    private static bool _warned;
+        new(Source, "token_shift_mix.cu", ["tsm_forward", "tsm_backward_x", "tsm_backward_mu"],
+            "the fused CUDA token-shift kernel", "tensor ops", "RWKV_TSM_CUDA");
 
     /// <summary>
     /// Whether the kernels run on <paramref name="device"/> (compiled and loaded on first use); on the first failure
     /// prints once why the tensor-op composition runs instead. RWKV_TSM_CUDA=0 turns the fused path off.
     /// </summary>
-    internal static bool CanRun(Device device)
-    {
-        if (device.type != DeviceType.CUDA)
-            return false;
-        int index = device.index < 0 ? 0 : device.index;
-        string? reason;
-        lock (Gate)
-        {
-            if (!Failures.TryGetValue(index, out reason))
-                Failures[index] = reason = Environment.GetEnvironmentVariable("RWKV_TSM_CUDA") == "0"
-                    ? "RWKV_TSM_CUDA=0 is set"
-                    : Module.TryLoad(index);
-            if (reason is null)
-                return true;
-            if (_warned || reason.StartsWith("RWKV_TSM_CUDA", StringComparison.Ordinal))
-                return false;
-            _warned = true;
-        }
-        Console.Error.WriteLine($"rwkv: the fused CUDA token-shift kernel is unavailable ({reason}); using tensor ops instead.");
-        return false;
-    }
+    internal static bool CanRun(Device device) => Module.CanRun(device);
 
     private const uint Block = 256;
 

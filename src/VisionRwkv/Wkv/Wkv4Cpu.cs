@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
 using static TorchSharp.torch;
+using static VisionRwkv.Runtime.CpuTensor;
 
 namespace VisionRwkv.Wkv;
 
@@ -156,9 +157,6 @@ internal static unsafe class Wkv4Cpu
                 guSum.MoveToOuterDisposeScope(), null!];
         }
     }
-
-    /// <summary>Address of a contiguous CPU tensor's first element (TorchSharp exposes its memory as a span).</summary>
-    private static nint Ptr(Tensor t) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
 
     private static Tensor Contig(Tensor t) => t.to(ScalarType.Float32).contiguous();
 

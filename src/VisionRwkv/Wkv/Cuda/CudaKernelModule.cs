@@ -8,11 +8,20 @@ namespace VisionRwkv.Wkv.Cuda;
 /// primary context (once per device), with launches of its kernels on LibTorch tensors' device memory. Every kernel
 /// parameter is 8 bytes (a device pointer or an i64). Thread-safe.
 /// </summary>
-internal sealed unsafe class CudaKernelModule(string source, string fileName, IReadOnlyList<string> kernelNames)
+/// <param name="source">CUDA C source.</param>
+/// <param name="fileName">Name NVRTC reports in its messages.</param>
+/// <param name="kernelNames">The <c>extern "C"</c> kernels to look up.</param>
+/// <param name="description">What the kernels are, for the fallback message ("the fused CUDA WKV kernel").</param>
+/// <param name="fallback">What runs instead when they cannot ("the chunked tensor-op WKV").</param>
+/// <param name="disableVariable">Environment variable that turns the kernels off when set to 0.</param>
+internal sealed unsafe class CudaKernelModule(string source, string fileName, IReadOnlyList<string> kernelNames,
+    string description, string fallback, string disableVariable)
 {
     private readonly object _gate = new();
     private readonly Dictionary<(int, int), byte[]> _images = [];
     private readonly Dictionary<int, LoadedModule> _modules = [];
+    private readonly Dictionary<int, string?> _failures = [];
+    private bool _warned;
 
     /// <summary>A module loaded into one device's primary context, with its kernels.</summary>
     private sealed record LoadedModule(nint Context, Dictionary<string, nint> Functions, int Multiprocessors);
@@ -49,8 +58,44 @@ internal sealed unsafe class CudaKernelModule(string source, string fileName, IR
         }
     }
 
-    /// <summary>Tries <see cref="EnsureLoaded"/>; returns null on success, else why the kernels cannot run.</summary>
-    public string? TryLoad(int device)
+    /// <summary>
+    /// Why the kernels cannot run on CUDA device <paramref name="device"/> (disabled, no driver, no NVRTC, compile
+    /// error), or null when they can; tried once per device and cached.
+    /// </summary>
+    public string? UnavailableReason(int device)
+    {
+        lock (_gate)
+        {
+            if (!_failures.TryGetValue(device, out var reason))
+                _failures[device] = reason = Environment.GetEnvironmentVariable(disableVariable) == "0"
+                    ? $"{disableVariable}=0 is set"
+                    : TryLoad(device);
+            return reason;
+        }
+    }
+
+    /// <summary>
+    /// Whether the kernels run on <paramref name="device"/>; false for non-CUDA devices. With <paramref name="warn"/>,
+    /// the first failure (other than being turned off on purpose) prints once to stderr what runs instead.
+    /// </summary>
+    public bool CanRun(Device device, bool warn = true)
+    {
+        if (device.type != DeviceType.CUDA)
+            return false;
+        var reason = UnavailableReason(DeviceIndex(device));
+        if (reason is null)
+            return true;
+        lock (_gate)
+        {
+            if (!warn || _warned || reason.StartsWith(disableVariable, StringComparison.Ordinal))
+                return false;
+            _warned = true;
+        }
+        Console.Error.WriteLine($"rwkv: {description} is unavailable ({reason}); using {fallback} instead.");
+        return false;
+    }
+
+    private string? TryLoad(int device)
     {
         try
         {
@@ -118,5 +163,7 @@ internal sealed unsafe class CudaKernelModule(string source, string fileName, IR
         return (long)storage.data_ptr() + t.storage_offset() * sizeof(float);
     }
 
-    private static int DeviceIndex(Tensor like) => like.device.index < 0 ? 0 : like.device.index;
+    private static int DeviceIndex(Tensor like) => DeviceIndex(like.device);
+
+    private static int DeviceIndex(Device device) => device.index < 0 ? 0 : device.index;
 }

@@ -11,70 +11,21 @@ namespace VisionRwkv.Wkv.Cuda;
 /// </summary>
 public static class Wkv4Cuda
 {
-    private static readonly object Gate = new();
-    private static readonly Dictionary<int, string?> Failures = [];
-    private static bool _warned;
-
     /// <summary>
     /// True when CUDA is available and the fused kernels load on device 0 (driver found, NVRTC found, compiled);
     /// the result is cached. Setting RWKV_WKV_CUDA=0 turns the fused path off (the chunked tensor ops run instead).
     /// </summary>
-    public static bool IsAvailable => cuda.is_available() && TryDevice(0, warn: false);
+    public static bool IsAvailable => cuda.is_available() && WkvCudaKernel.Kernels.UnavailableReason(0) is null;
 
-    /// <summary>Why the fused kernels cannot run on device 0, or null when they can (or CUDA is absent).</summary>
-    public static string? UnavailableReason
-    {
-        get
-        {
-            if (!cuda.is_available())
-                return "CUDA is not available to LibTorch";
-            TryDevice(0, warn: false);
-            lock (Gate)
-                return Failures.GetValueOrDefault(0);
-        }
-    }
+    /// <summary>Why the fused kernels cannot run on device 0, or null when they can.</summary>
+    public static string? UnavailableReason =>
+        cuda.is_available() ? WkvCudaKernel.Kernels.UnavailableReason(0) : "CUDA is not available to LibTorch";
 
     /// <summary>
     /// Whether the fused kernels can run on <paramref name="device"/>; on the first failure prints once to stderr why
     /// the WKV falls back to the chunked tensor-op algorithm.
     /// </summary>
-    internal static bool CanRun(Device device) =>
-        device.type == DeviceType.CUDA && TryDevice(device.index < 0 ? 0 : device.index, warn: true);
-
-    private static bool TryDevice(int device, bool warn)
-    {
-        string? reason;
-        lock (Gate)
-        {
-            if (!Failures.TryGetValue(device, out reason))
-            {
-                reason = Environment.GetEnvironmentVariable("RWKV_WKV_CUDA") == "0"
-                    ? "RWKV_WKV_CUDA=0 is set"
-                    : Load(device);
-                Failures[device] = reason;
-            }
-            if (reason is null)
-                return true;
-            if (!warn || _warned)
-                return false;
-            _warned = true;
-        }
-        Console.Error.WriteLine($"rwkv: the fused CUDA WKV kernel is unavailable ({reason}); using the chunked tensor-op WKV instead.");
-        return false;
-    }
-
-    private static string? Load(int device)
-    {
-        try
-        {
-            WkvCudaKernel.EnsureLoaded(device);
-            return null;
-        }
-        catch (InvalidOperationException e)
-        {
-            return e.Message;
-        }
-    }
+    internal static bool CanRun(Device device) => WkvCudaKernel.Kernels.CanRun(device);
 
     /// <summary>Where NVRTC was loaded from, and the NVRTC and driver versions (after a successful load).</summary>
     public static string Describe() =>

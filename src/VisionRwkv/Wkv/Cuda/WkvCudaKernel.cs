@@ -325,13 +325,15 @@ internal static class WkvCudaKernel
         ["wkv_bi_forward", "wkv_bi_backward", "wkv_causal_forward", "wkv_causal_backward",
             "wkv_bi_seg_summary", "wkv_bi_seg_scan", "wkv_bi_seg_forward"];
 
-    private static readonly CudaKernelModule Module = new(Source, "wkv4.cu", KernelNames);
+    /// <summary>Loading, availability and the fallback message of these kernels.</summary>
+    internal static readonly CudaKernelModule Kernels = new(Source, "wkv4.cu", KernelNames,
+        "the fused CUDA WKV kernel", "the chunked tensor-op WKV", "RWKV_WKV_CUDA");
 
     /// <summary>
     /// Compiles (once per compute capability) and loads (once per device) the kernels; throws with the reason when
     /// the driver, NVRTC or the compilation fails.
     /// </summary>
-    public static void EnsureLoaded(int device) => Module.EnsureLoaded(device);
+    public static void EnsureLoaded(int device) => Kernels.EnsureLoaded(device);
 
     /// <summary>
     /// Bidirectional forward. With too few (b, c) pairs to fill the GPU and a long T, the sequence is cut into
@@ -369,7 +371,7 @@ internal static class WkvCudaKernel
     {
         if (ForcedSegments > 0)
             return Math.Min(ForcedSegments, T);
-        long target = 512L * Module.Multiprocessors(like);
+        long target = 512L * Kernels.Multiprocessors(like);
         if (pairs * 2 > target)
             return 1;
         return Math.Max(1, Math.Min((target + pairs - 1) / pairs, T / 32));
@@ -404,5 +406,5 @@ internal static class WkvCudaKernel
 
     internal static long Ptr(Tensor t) => CudaKernelModule.Ptr(t);
 
-    private static void Launch(string name, Tensor like, long threads, long[] args) => Module.Launch(name, like, threads, args);
+    private static void Launch(string name, Tensor like, long threads, long[] args) => Kernels.Launch(name, like, threads, args);
 }
