@@ -43,7 +43,7 @@ public sealed class ChannelMix : nn.Module<Tensor, PatchGrid, Tensor>
         var (xk, xr) = (mixed[0], mixed[1]);
         var pre = key.call(xk);                                                // [B,T,hidden]
         SpatialMix.Release(xk);
-        var k = SquaredRelu.Apply(pre);                                        // relu(pre)², fused on CPU
+        var k = SquaredRelu.Apply(pre, overwriteInput: true);                  // relu(pre)², fused on CPU
         SpatialMix.Release(pre);
         if (key_norm is not null) k = key_norm.call(k);
         var kv = value.call(k);                                                // [B,T,C]

@@ -16,10 +16,30 @@ namespace VisionRwkv.Models;
 public static unsafe class SquaredRelu
 {
     /// <summary>relu(x)², differentiable in x.</summary>
-    public static Tensor Apply(Tensor x) =>
-        x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32 && x.numel() <= int.MaxValue / sizeof(float)
-            ? Function.apply(x.contiguous())[0]
-            : Reference(x);
+    /// <param name="x">Any shape.</param>
+    /// <param name="overwriteInput">
+    /// The caller will not read x again: where no gradient is tracked, the result is written over x's memory (a new
+    /// handle on the same storage, so disposing x's handle leaves the result intact). Saves a tensor of x's size at the
+    /// peak of inference. With gradients it is ignored.
+    /// </param>
+    public static Tensor Apply(Tensor x, bool overwriteInput = false)
+    {
+        bool fused = x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32 && x.numel() <= int.MaxValue / sizeof(float);
+        if (is_grad_enabled() && x.requires_grad)
+            return fused ? Function.apply(x.contiguous())[0] : Reference(x);
+        if (overwriteInput && x.is_contiguous())
+        {
+            if (fused) Forward(x, x);
+            else x.relu_().pow_(2);
+            return x.view(x.shape);
+        }
+        if (!fused) return Reference(x);
+        // Inference calls the kernel without an autograd node (see Wkv4Cpu.Bidirectional).
+        using var xc = x.contiguous();
+        var y = empty_like(xc);
+        Forward(xc, y);
+        return y;
+    }
 
     /// <summary>The tensor-op composition.</summary>
     public static Tensor Reference(Tensor x) => x.relu().square();
@@ -36,6 +56,26 @@ public static unsafe class SquaredRelu
             Parallel.For(0L, chunks, i => body(i * Chunk, Math.Min(n, (i + 1) * Chunk)));
     }
 
+    /// <summary>y = relu(x)² on contiguous float32 CPU tensors of equal size; y may be x.</summary>
+    private static void Forward(Tensor x, Tensor y)
+    {
+        float* xp = (float*)Ptr(x), yp = (float*)Ptr(y);
+        ForEachChunk(x.numel(), (start, end) =>
+        {
+            long i = start;
+            for (; i <= end - Vector256<float>.Count; i += Vector256<float>.Count)
+            {
+                var r = Vector256.Max(Vector256.Load(xp + i), Vector256<float>.Zero);
+                (r * r).Store(yp + i);
+            }
+            for (; i < end; i++)
+            {
+                float r = MathF.Max(xp[i], 0f);
+                yp[i] = r * r;
+            }
+        });
+    }
+
     private sealed class Function : torch.autograd.MultiTensorFunction<Function>
     {
         public override string Name => "SquaredRelu";
@@ -44,21 +84,7 @@ public static unsafe class SquaredRelu
         {
             var x = (Tensor)vars[0];
             var y = empty_like(x);
-            float* xp = (float*)Ptr(x), yp = (float*)Ptr(y);
-            ForEachChunk(x.numel(), (start, end) =>
-            {
-                long i = start;
-                for (; i <= end - Vector256<float>.Count; i += Vector256<float>.Count)
-                {
-                    var r = Vector256.Max(Vector256.Load(xp + i), Vector256<float>.Zero);
-                    (r * r).Store(yp + i);
-                }
-                for (; i < end; i++)
-                {
-                    float r = MathF.Max(xp[i], 0f);
-                    yp[i] = r * r;
-                }
-            });
+            Forward(x, y);
             ctx.save_for_backward([x]);
             return [y];
         }

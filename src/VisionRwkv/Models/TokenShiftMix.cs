@@ -61,13 +61,34 @@ public static unsafe class TokenShiftMix
         var geometry = new TokenShiftMixKernel.Geometry((int)x.shape[0], (int)grid.Height, (int)grid.Width, (int)c,
             (int)(c * gamma), shiftPixel);
         // contiguous()/reshape() are autograd ops, so gradients reach the caller's tensors in their own shapes.
-        var args = new object[mixes.Length + 2];
-        args[0] = x.contiguous();
-        for (int i = 0; i < mixes.Length; i++)
-            args[i + 1] = mixes[i].reshape(c).contiguous();
-        args[^1] = geometry;
-        var outs = Function.apply(args);
+        var xc = x.contiguous();
+        var mus = mixes.Select(mu => mu.reshape(c).contiguous()).ToArray();
+        Tensor[] outs;
+        if (is_grad_enabled() && (x.requires_grad || mixes.Any(mu => mu.requires_grad)))
+            outs = [.. Function.apply([xc, .. mus, geometry])];
+        else
+            // Inference runs the kernel without an autograd node, whose managed wrapper holds native memory until
+            // the garbage collector finalizes it (see Wkv4Cpu.Bidirectional).
+            outs = Forward(xc, mus, geometry);
         return [.. outs.Select(o => o.MoveToOuterDisposeScope())];
+    }
+
+    /// <summary>The fused forward kernel on contiguous x [B,N,C] and mixes [C], CPU or CUDA.</summary>
+    private static Tensor[] Forward(Tensor x, Tensor[] mixes, TokenShiftMixKernel.Geometry g)
+    {
+        var outs = mixes.Select(_ => empty_like(x)).ToArray();
+        if (x.device_type == DeviceType.CUDA)
+        {
+            TokenShiftMixCuda.Forward(x, g, mixes, outs);
+            return outs;
+        }
+        float* xp = (float*)Ptr(x);
+        var mup = Floats(mixes.Select(Ptr));
+        var outp = Floats(outs.Select(Ptr));
+        using var zeroRow = zeros(g.C);              // what a segment past the grid border reads
+        float* zp = (float*)Ptr(zeroRow);
+        TokenShiftMixKernel.ForEachRow(g, (b, h) => TokenShiftMixKernel.ForwardRow(xp, mup, outp, zp, g, b, h));
+        return outs;
     }
 
     private sealed class Function : torch.autograd.MultiTensorFunction<Function>
@@ -79,18 +100,7 @@ public static unsafe class TokenShiftMix
             var g = (TokenShiftMixKernel.Geometry)vars[^1];
             var x = (Tensor)vars[0];
             var mixes = vars[1..^1].Cast<Tensor>().ToArray();
-            var outs = mixes.Select(_ => empty_like(x)).ToList();
-            if (x.device_type == DeviceType.CUDA)
-                TokenShiftMixCuda.Forward(x, g, mixes, outs);
-            else
-            {
-                float* xp = (float*)Ptr(x);
-                var mup = Floats(mixes.Select(Ptr));
-                var outp = Floats(outs.Select(Ptr));
-                using var zeroRow = zeros(g.C);              // what a segment past the grid border reads
-                float* zp = (float*)Ptr(zeroRow);
-                TokenShiftMixKernel.ForEachRow(g, (b, h) => TokenShiftMixKernel.ForwardRow(xp, mup, outp, zp, g, b, h));
-            }
+            var outs = Forward(x, mixes, g).ToList();
             // Missing output gradients arrive undefined instead of as cached zeros (see Wkv4Cpu): treated as zero.
             ctx.set_materialize_grads(false);
             ctx.save_for_backward([x, .. mixes]);

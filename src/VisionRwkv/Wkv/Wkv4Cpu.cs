@@ -15,8 +15,16 @@ namespace VisionRwkv.Wkv;
 internal static unsafe class Wkv4Cpu
 {
     /// <summary>Bidirectional WKV; differentiable in k, v, w, u.</summary>
-    public static Tensor Bidirectional(Tensor k, Tensor v, Tensor w, Tensor u) =>
-        Function.apply(k, v, w, u, new Options(Causal: false, null, NeedsGrad(k, v, w, u)))[0];
+    public static Tensor Bidirectional(Tensor k, Tensor v, Tensor w, Tensor u)
+    {
+        if (NeedsGrad(k, v, w, u))
+            return Function.apply(k, v, w, u, new Options(Causal: false, null))[0];
+        // Inference calls the kernel without an autograd node: TorchSharp's managed node keeps native memory until the
+        // garbage collector finalizes it, which fragmented the heap by ~100 MB per forward at 896x896 (and skips ln D).
+        var (y, lnD) = ForwardBidirectional(k, v, w, u, storeLnD: false);
+        lnD.Dispose();
+        return y;
+    }
 
     /// <summary>Whether autograd will call backward; without it the forward skips what only backward reads.</summary>
     private static bool NeedsGrad(params Tensor[] ts) => is_grad_enabled() && ts.Any(t => t.requires_grad);
@@ -28,12 +36,72 @@ internal static unsafe class Wkv4Cpu
     public static (Tensor Y, Wkv4Reference.ScanState Final) Causal(Tensor k, Tensor v, Tensor w, Tensor u,
         Wkv4Reference.ScanState state)
     {
-        var outs = Function.apply(k, v, w, u, new Options(Causal: true, state, true));
-        return (outs[0], new Wkv4Reference.ScanState(outs[1], outs[2], outs[3]));
+        if (NeedsGrad(k, v, w, u))
+        {
+            var outs = Function.apply(k, v, w, u, new Options(Causal: true, state));
+            return (outs[0], new Wkv4Reference.ScanState(outs[1], outs[2], outs[3]));
+        }
+        var (y, _, final) = ForwardCausal(k, v, w, u, state, storeLnD: false);
+        return (y, final);
     }
 
     /// <summary>Non-tensor arguments of the function (kept out of the autograd graph on purpose).</summary>
-    private sealed record Options(bool Causal, Wkv4Reference.ScanState? State, bool NeedsGrad);
+    private sealed record Options(bool Causal, Wkv4Reference.ScanState? State);
+
+    /// <summary>
+    /// Runs the bidirectional kernel: y, and ln(denominator) when <paramref name="storeLnD"/> (without it the lnD
+    /// tensor is only pass-1 scratch).
+    /// </summary>
+    private static (Tensor Y, Tensor LnD) ForwardBidirectional(Tensor k, Tensor v, Tensor w, Tensor u, bool storeLnD)
+    {
+        long B = k.shape[0], T = k.shape[1], C = k.shape[2];
+        var y = empty_like(k);
+        var lnD = empty_like(k);
+        float* wp = (float*)Ptr(w), up = (float*)Ptr(u);
+        ForEachStrip(B, T, C, [Ptr(k), Ptr(v), Ptr(y), Ptr(lnD)], 2,
+            (b, c0, width, p, stride) =>
+            {
+                var scratch = (float*)NativeMemory.Alloc((nuint)(T * Wkv4CpuKernel.Lanes), sizeof(float));
+                try
+                {
+                    Wkv4CpuKernel.BidirectionalForward((float*)p[0], (float*)p[1], (float*)p[2], (float*)p[3],
+                        scratch, (int)T, stride, LoadLanes(wp, c0, width), LoadLanes(up, c0, width), storeLnD);
+                }
+                finally
+                {
+                    NativeMemory.Free(scratch);
+                }
+            });
+        return (y, lnD);
+    }
+
+    /// <summary>Runs the causal kernel from <paramref name="state"/>: y, ln(denominator) (null unless stored), final state.</summary>
+    private static (Tensor Y, Tensor? LnD, Wkv4Reference.ScanState Final) ForwardCausal(Tensor k, Tensor v, Tensor w,
+        Tensor u, Wkv4Reference.ScanState state, bool storeLnD)
+    {
+        long B = k.shape[0], T = k.shape[1], C = k.shape[2];
+        var y = empty_like(k);
+        var lnD = storeLnD ? empty_like(k) : null;
+        float* wp = (float*)Ptr(w), up = (float*)Ptr(u);
+        var (a0, b0, p0) = (Contig(state.A), Contig(state.B), Contig(state.P));
+        var (aT, bT, pT) = (empty(B, C), empty(B, C), empty(B, C));
+        float* a0p = (float*)Ptr(a0), b0p = (float*)Ptr(b0), p0p = (float*)Ptr(p0);
+        float* aTp = (float*)Ptr(aT), bTp = (float*)Ptr(bT), pTp = (float*)Ptr(pT);
+        ForEachStrip(B, T, C, [Ptr(k), Ptr(v), Ptr(y), lnD is null ? 0 : Ptr(lnD)], 2,
+            (b, c0, width, p, stride) =>
+            {
+                long row = b * C + c0;
+                var sa = LoadLanes(a0p + row, 0, width);
+                var sb = LoadLanes(b0p + row, 0, width);
+                var sp = LoadLanes(p0p + row, 0, width);
+                Wkv4CpuKernel.CausalForward((float*)p[0], (float*)p[1], (float*)p[2], (float*)p[3], (int)T,
+                    stride, LoadLanes(wp, c0, width), LoadLanes(up, c0, width), ref sa, ref sb, ref sp);
+                StoreLanes(sa, aTp + row, width);
+                StoreLanes(sb, bTp + row, width);
+                StoreLanes(sp, pTp + row, width);
+            });
+        return (y, lnD, new Wkv4Reference.ScanState(aT, bT, pT));
+    }
 
     private sealed class Function : torch.autograd.MultiTensorFunction<Function>
     {
@@ -43,61 +111,30 @@ internal static unsafe class Wkv4Cpu
         {
             var (k, v, w, u) = ((Tensor)vars[0], (Tensor)vars[1], (Tensor)vars[2], (Tensor)vars[3]);
             var opts = (Options)vars[4];
-            long B = k.shape[0], T = k.shape[1], C = k.shape[2];
-            var y = empty_like(k);
-            var lnD = empty_like(k);
-            var wp = (float*)Ptr(w);
-            var up = (float*)Ptr(u);
             List<Tensor> outputs;
             List<Tensor> initial = [];
+            Tensor lnD;
             // TorchSharp materialises missing output gradients from cached tensors that the caller's dispose scope
             // may already have freed; take them undefined instead and treat them as zero below.
             ctx.set_materialize_grads(false);
             if (!opts.Causal)
             {
-                ForEachStrip(B, T, C, [Ptr(k), Ptr(v), Ptr(y), Ptr(lnD)], 2,
-                    (b, c0, width, p, stride) =>
-                    {
-                        var scratch = (float*)NativeMemory.Alloc((nuint)(T * Wkv4CpuKernel.Lanes), sizeof(float));
-                        try
-                        {
-                            Wkv4CpuKernel.BidirectionalForward((float*)p[0], (float*)p[1], (float*)p[2], (float*)p[3],
-                                scratch, (int)T, stride, LoadLanes(wp, c0, width), LoadLanes(up, c0, width), opts.NeedsGrad);
-                        }
-                        finally
-                        {
-                            NativeMemory.Free(scratch);
-                        }
-                    });
+                (var y, lnD) = ForwardBidirectional(k, v, w, u, storeLnD: true);
                 outputs = [y];
             }
             else
             {
                 var s = opts.State!.Value;
-                var (a0, b0, p0) = (Contig(s.A), Contig(s.B), Contig(s.P));
-                var (aT, bT, pT) = (empty(B, C), empty(B, C), empty(B, C));
-                float* a0p = (float*)Ptr(a0), b0p = (float*)Ptr(b0), p0p = (float*)Ptr(p0);
-                float* aTp = (float*)Ptr(aT), bTp = (float*)Ptr(bT), pTp = (float*)Ptr(pT);
-                ForEachStrip(B, T, C, [Ptr(k), Ptr(v), Ptr(y), Ptr(lnD)], 2,
-                    (b, c0, width, p, stride) =>
-                    {
-                        long row = b * C + c0;
-                        var sa = LoadLanes(a0p + row, 0, width);
-                        var sb = LoadLanes(b0p + row, 0, width);
-                        var sp = LoadLanes(p0p + row, 0, width);
-                        Wkv4CpuKernel.CausalForward((float*)p[0], (float*)p[1], (float*)p[2], (float*)p[3], (int)T,
-                            stride, LoadLanes(wp, c0, width), LoadLanes(up, c0, width), ref sa, ref sb, ref sp);
-                        StoreLanes(sa, aTp + row, width);
-                        StoreLanes(sb, bTp + row, width);
-                        StoreLanes(sp, pTp + row, width);
-                    });
-                outputs = [y, aT, bT, pT];
-                initial = [a0, b0, p0];
-                ctx.mark_non_differentiable([aT, bT, pT]);
+                (var y, var lnDc, var final) = ForwardCausal(k, v, w, u, s, storeLnD: true);
+                lnD = lnDc!;
+                outputs = [y, final.A, final.B, final.P];
+                initial = [Contig(s.A), Contig(s.B), Contig(s.P)];
+                ctx.mark_non_differentiable([final.A, final.B, final.P]);
             }
+            var y0 = outputs[0];
             // y.detach(): an alias without the grad_fn the wrapper gives y, so the saved output makes no cycle.
             // Saved, not stored as data: saved variables survive the caller's dispose scope.
-            ctx.save_for_backward([k, v, w, u, y.detach(), lnD, .. initial]);
+            ctx.save_for_backward([k, v, w, u, y0.detach(), lnD, .. initial]);
             ctx.save_data("causal", opts.Causal);
             return outputs;
         }
@@ -166,7 +203,8 @@ internal static unsafe class Wkv4Cpu
     /// <summary>
     /// Runs <paramref name="body"/> for every (batch row, 8-channel strip) in parallel. A last strip narrower than 8
     /// channels runs on zero-padded [T,8] copies: the first <paramref name="inputCount"/> tensors are gathered into
-    /// them, the others are scattered back afterwards (padded lanes compute finite garbage that is dropped).
+    /// them, the others are scattered back afterwards (padded lanes compute finite garbage that is dropped). A zero
+    /// address stands for an absent optional tensor and reaches the body as null.
     /// </summary>
     private static void ForEachStrip(long B, long T, long C, nint[] tensors, int inputCount, StripBody body)
     {
@@ -181,7 +219,7 @@ internal static unsafe class Wkv4Cpu
             if (width == lanes)
             {
                 for (int i = 0; i < tensors.Length; i++)
-                    pointers[i] = tensors[i] + (nint)offset;
+                    pointers[i] = tensors[i] == 0 ? 0 : tensors[i] + (nint)offset;
                 body(b, c0, width, pointers, (int)C);
                 return;
             }
@@ -189,6 +227,7 @@ internal static unsafe class Wkv4Cpu
             {
                 for (int i = 0; i < tensors.Length; i++)
                 {
+                    if (tensors[i] == 0) continue;                       // an absent optional output stays null
                     var buf = (float*)NativeMemory.AllocZeroed((nuint)(T * lanes), sizeof(float));
                     pointers[i] = (nint)buf;
                     if (i < inputCount)
@@ -202,6 +241,7 @@ internal static unsafe class Wkv4Cpu
                 body(b, c0, width, pointers, lanes);
                 for (int i = inputCount; i < tensors.Length; i++)
                 {
+                    if (tensors[i] == 0) continue;
                     var dst = (float*)(tensors[i] + (nint)offset);
                     var buf = (float*)pointers[i];
                     for (long t = 0; t < T; t++)

@@ -37,6 +37,36 @@ public class SquaredReluTests
         Assert.True(x.grad!.allclose(2 * x.detach().relu()), "gradient of Σ relu(x)² is 2·relu(x)");
     }
 
+    [Theory]
+    [InlineData(ScalarType.Float32)]        // the fused kernel
+    [InlineData(ScalarType.Float64)]        // the tensor ops
+    public void Overwriting_the_input_gives_the_same_values_and_survives_disposing_the_input(ScalarType dtype)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(5);
+        var x0 = randn(3, 1000, dtype: dtype) * 3;
+        var expected = SquaredRelu.Reference(x0);
+        var x = x0.clone();
+        Tensor y;
+        using (no_grad())
+            y = SquaredRelu.Apply(x, overwriteInput: true);
+        x.Dispose();                                        // what ChannelMix does with the hidden pre-activation
+        Assert.True(y.allclose(expected, rtol: 1e-6, atol: 0));
+    }
+
+    [Fact]
+    public void Overwriting_is_ignored_while_autograd_needs_the_input()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(6);
+        var x = randn(100).requires_grad_(true);
+        var before = x.detach().clone();
+        var y = SquaredRelu.Apply(x, overwriteInput: true);
+        y.sum().backward();
+        Assert.True(x.detach().allclose(before, rtol: 0, atol: 0), "the input was overwritten");
+        Assert.True(x.grad!.allclose(2 * before.relu()));
+    }
+
     [Fact]
     public void Double_input_takes_the_reference_path()
     {

@@ -65,6 +65,26 @@ public class TokenShiftMixTests
     }
 
     [Fact]
+    public void Inference_without_autograd_gives_the_same_bits_as_the_tracked_forward()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(11);
+        var grid = new PatchGrid(5, 9);
+        var x = randn(2, grid.Tokens, 13);
+        var mus = new[] { rand(1, 1, 13), rand(1, 1, 13), rand(1, 1, 13) };
+        Tensor[] plain;
+        using (no_grad())
+            plain = TokenShiftMix.Apply(x, grid, 1, 0.25, mus);
+        var tracked = TokenShiftMix.Apply(x.clone().requires_grad_(true), grid, 1, 0.25, mus);
+        for (int i = 0; i < mus.Length; i++)
+        {
+            Assert.False(plain[i].requires_grad);
+            Assert.True(tracked[i].requires_grad);
+            Assert.Equal(tracked[i].detach().data<float>().ToArray(), plain[i].data<float>().ToArray());
+        }
+    }
+
+    [Fact]
     public void Non_float32_input_takes_the_reference_path_and_still_differentiates()
     {
         using var scope = NewDisposeScope();

@@ -49,6 +49,30 @@ public class Wkv4FormulaTests
     }
 
     [Theory]
+    [InlineData(1)]
+    [InlineData(33)]
+    [InlineData(197)]
+    public void Inference_without_autograd_gives_the_same_bits_as_the_tracked_forward(int T)
+    {
+        // Without gradients the fused CPU kernels run without an autograd node (and skip ln D): same arithmetic.
+        var c = new WkvCase(seed: 300 + T, b: 2, t: T, c: 13, kMax: 8, wMin: -5.0 / T, wMax: 5.0 / T);
+        using var scope = NewDisposeScope();
+        var plain = Wkv4.Bidirectional(c.Kt(), c.Vt(), c.Wt(), c.Ut(), WkvImplementation.Fast);
+        var tracked = Wkv4.Bidirectional(c.Kt(grad: true), c.Vt(), c.Wt(), c.Ut(), WkvImplementation.Fast);
+        Assert.False(plain.requires_grad);
+        Assert.True(tracked.requires_grad);
+        Assert.Equal(tracked.detach().data<float>().ToArray(), plain.data<float>().ToArray());
+
+        var cc = new WkvCase(seed: 400 + T, b: 2, t: T, c: 13, kMax: 8, wMin: 1e-3, wMax: 5);
+        var (yPlain, sPlain) = Wkv4.Causal(cc.Kt(), cc.Vt(), cc.Wt(), cc.Ut(), null, WkvImplementation.Fast);
+        var (yTracked, sTracked) = Wkv4.Causal(cc.Kt(grad: true), cc.Vt(), cc.Wt(), cc.Ut(), null, WkvImplementation.Fast);
+        Assert.Equal(yTracked.detach().data<float>().ToArray(), yPlain.data<float>().ToArray());
+        // A tracked final state is recomputed in differentiable tensor ops: equal up to rounding, not bit for bit.
+        foreach (var (a, b) in new[] { (sTracked.Num, sPlain.Num), (sTracked.Den, sPlain.Den), (sTracked.MaxLog, sPlain.MaxLog) })
+            Assert.True(a.detach().allclose(b, rtol: 1e-5, atol: 1e-6), "final states differ");
+    }
+
+    [Theory]
     [InlineData(33, 60.0)]
     [InlineData(33, -60.0)]
     [InlineData(197, 60.0)]
