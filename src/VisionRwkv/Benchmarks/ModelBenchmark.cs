@@ -69,86 +69,194 @@ public static class ModelBenchmark
         _ => dtype.ToString().ToLowerInvariant(),
     };
 
+    /// <summary>Runs one configuration (see <see cref="RunTogether"/>).</summary>
+    public static BenchRecord Run(BenchConfig config, double? peakFlopsPerSecond = null) =>
+        RunTogether([config], peakFlopsPerSecond)[0];
+
     /// <summary>
-    /// Runs one configuration. Infer mode: model.eval() under no_grad. Train mode: forward, cross-entropy, backward and
-    /// an AdamW step. Each iteration runs in its own dispose scope. Failures (an op without a bfloat16 kernel, out of
-    /// memory) come back as a record with <see cref="BenchRecord.Error"/> set rather than an exception.
+    /// Runs configurations that differ only in the model, so that their ratios are fair. Infer mode: model.eval()
+    /// under no_grad. Train mode: forward, cross-entropy, backward and an AdamW step. Two passes:
+    /// memory, each model alone (nothing else alive, the meter reset, warm-up plus timed iterations sampled);
+    /// then time, all models built again, warmed up, and timed in interleaved rounds (<see cref="Timing.MeasureInterleaved"/>),
+    /// so that a machine whose speed drifts slows them alike. Failures (an op without a bfloat16 kernel, out of
+    /// memory) come back as records with <see cref="BenchRecord.Error"/> set rather than as exceptions.
     /// </summary>
-    /// <param name="config">What to run.</param>
-    /// <param name="peakFlopsPerSecond">The machine's measured matmul peak; on the CPU the record's peak_fraction is relative to it.</param>
-    public static BenchRecord Run(BenchConfig config, double? peakFlopsPerSecond = null)
+    /// <param name="configs">Configurations with equal resolution, batch, mode, device, dtype and iteration counts.</param>
+    /// <param name="peakFlopsPerSecond">The machine's measured matmul peak; on the CPU each record's peak_fraction is relative to it.</param>
+    public static IReadOnlyList<BenchRecord> RunTogether(IReadOnlyList<BenchConfig> configs, double? peakFlopsPerSecond = null)
     {
-        ArgumentNullException.ThrowIfNull(config);
-        if (config.Batch < 1) throw new ArgumentOutOfRangeException(nameof(config), $"batch must be at least 1, got {config.Batch}");
-        if (config.Res < 1) throw new ArgumentOutOfRangeException(nameof(config), $"resolution must be positive, got {config.Res}");
-        var device = new Device(config.Device);
+        ArgumentNullException.ThrowIfNull(configs);
+        if (configs.Count == 0) return [];
+        var first = configs[0];
+        foreach (var c in configs)
+        {
+            if (c.Batch < 1) throw new ArgumentOutOfRangeException(nameof(configs), $"batch must be at least 1, got {c.Batch}");
+            if (c.Res < 1) throw new ArgumentOutOfRangeException(nameof(configs), $"resolution must be positive, got {c.Res}");
+            if (c with { Model = first.Model } != first)
+                throw new ArgumentException($"configurations run together may differ only in the model: {c} against {first}", nameof(configs));
+            ModelRegistry.Get(c.Model);                              // an unknown name fails before anything runs
+        }
+        var device = new Device(first.Device);
         bool onCuda = device.type == DeviceType.CUDA;
-        var entry = ModelRegistry.Get(config.Model);
-        var baseRecord = new BenchRecord
+
+        // Pass 1, memory: one model at a time, so that no other model's weights count towards its peak.
+        var records = configs.Select(c => MeasureMemory(c, device, onCuda)).ToArray();
+
+        // Pass 2, time: every model that ran, in interleaved rounds.
+        var sessions = new List<(int Index, Session Session)>();
+        try
+        {
+            for (int i = 0; i < configs.Count; i++)
+            {
+                if (records[i].Error is not null) continue;
+                try
+                {
+                    sessions.Add((i, Session.Create(configs[i], device)));
+                }
+                catch (Exception e) when (IsRunFailure(e))
+                {
+                    records[i] = records[i] with { Error = FirstLine(e.Message) };
+                }
+            }
+            double[][] seconds;
+            try
+            {
+                seconds = Timing.MeasureInterleaved(device, first.Warmup, first.Iterations,
+                    [.. sessions.Select(s => (Action)s.Session.Step)]);
+            }
+            catch (Exception e) when (IsRunFailure(e))
+            {
+                foreach (var (i, _) in sessions) records[i] = records[i] with { Error = FirstLine(e.Message) };
+                return records;
+            }
+            for (int j = 0; j < sessions.Count; j++)
+            {
+                int i = sessions[j].Index;
+                double median = Timing.Median(seconds[j]);
+                double imgPerS = configs[i].Batch / median;
+                double? fraction = !onCuda && peakFlopsPerSecond is double peak && peak > 0
+                    ? records[i].GflopsPerImg * 1e9 * imgPerS / peak
+                    : null;
+                records[i] = records[i] with { ImgPerS = imgPerS, MedianS = median, IterS = seconds[j], PeakFraction = fraction };
+            }
+            return records;
+        }
+        finally
+        {
+            foreach (var (_, session) in sessions) session.Dispose();
+        }
+    }
+
+    /// <summary>The memory pass of one configuration: the record without timings, or with the error that stopped it.</summary>
+    private static BenchRecord MeasureMemory(BenchConfig config, Device device, bool onCuda)
+    {
+        var record = new BenchRecord
         {
             Model = config.Model, Res = config.Res, Batch = config.Batch, Mode = config.Mode.ToString().ToLowerInvariant(),
             Device = config.Device, DType = DTypeName(config.DType),
         };
-
         // Free what earlier configurations left, then start this configuration's high-water mark.
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var memory = onCuda ? MemoryMeter.Cuda() : MemoryMeter.Cpu();
-
-        ModelFlops flops;
-        double[] seconds;
         try
         {
-            using var module = entry.Create(null);
-            var classifier = (IImageClassifier)module;
-            flops = FlopCounter.Count(classifier, config.Res, config.Res);
-            baseRecord = baseRecord with { Tokens = flops.Tokens, GflopsPerImg = flops.For(config.Mode) / 1e9 };
-            module.to(device);
-            if (config.DType != ScalarType.Float32) module.to(config.DType);
-            manual_seed(0);
-            using var images = randn(config.Batch, entry.Data.InChannels, config.Res, config.Res, dtype: config.DType, device: device);
-            using var labels = randint(0, classifier.NumClasses, new long[] { config.Batch }, dtype: ScalarType.Int64, device: device);
-            if (config.Mode == BenchMode.Infer)
+            using var session = Session.Create(config, device);
+            record = record with { Tokens = session.Flops.Tokens, GflopsPerImg = session.Flops.For(config.Mode) / 1e9 };
+            for (int i = 0; i < config.Warmup + config.Iterations; i++)
             {
-                module.eval();
-                using var noGrad = no_grad();
-                seconds = Timing.Measure(device, config.Warmup, config.Iterations, () =>
+                using (var scope = NewDisposeScope())
                 {
-                    module.call(images);
-                    memory.Sample();
-                });
+                    session.Step();
+                    Timing.Synchronize(device);
+                }
+                memory.Sample();
             }
-            else
-            {
-                module.train();
-                using var optimizer = optim.AdamW(module.parameters(), lr: 1e-4);
-                seconds = Timing.Measure(device, config.Warmup, config.Iterations, () =>
-                {
-                    optimizer.zero_grad();
-                    var loss = nn.functional.cross_entropy(module.call(images), labels);
-                    loss.backward();
-                    optimizer.step();
-                    memory.Sample();
-                });
-            }
-            memory.Sample();
         }
-        catch (Exception e) when (e is ExternalException or InvalidOperationException or ArgumentException or NotSupportedException or OutOfMemoryException)
+        catch (Exception e) when (IsRunFailure(e))
         {
-            return baseRecord with { Error = FirstLine(e.Message) };
+            return record with { Error = FirstLine(e.Message) };
+        }
+        return record with
+        {
+            PeakMemMb = memory.PeakBytes is long b ? b / (1024.0 * 1024.0) : null, MemSource = memory.Source,
+        };
+    }
+
+    private static bool IsRunFailure(Exception e) =>
+        e is ExternalException or InvalidOperationException or ArgumentException or NotSupportedException or OutOfMemoryException;
+
+    /// <summary>A model with its inputs on the device and, in train mode, an optimizer: one <see cref="Step"/> per iteration.</summary>
+    private sealed class Session : IDisposable
+    {
+        private readonly nn.Module<Tensor, Tensor> _module;
+        private readonly Tensor _images;
+        private readonly Tensor _labels;
+        private readonly optim.Optimizer? _optimizer;
+
+        private Session(nn.Module<Tensor, Tensor> module, Tensor images, Tensor labels, optim.Optimizer? optimizer, ModelFlops flops)
+        {
+            _module = module;
+            _images = images;
+            _labels = labels;
+            _optimizer = optimizer;
+            Flops = flops;
         }
 
-        double median = Timing.Median(seconds);
-        double imgPerS = config.Batch / median;
-        double? fraction = !onCuda && peakFlopsPerSecond is double peak && peak > 0
-            ? flops.For(config.Mode) * imgPerS / peak
-            : null;
-        return baseRecord with
+        public ModelFlops Flops { get; }
+
+        public static Session Create(BenchConfig config, Device device)
         {
-            ImgPerS = imgPerS, MedianS = median, IterS = seconds,
-            PeakMemMb = memory.PeakBytes is long b ? b / (1024.0 * 1024.0) : null, MemSource = memory.Source,
-            PeakFraction = fraction,
-        };
+            var module = ModelRegistry.Get(config.Model).Create(null);
+            try
+            {
+                var classifier = (IImageClassifier)module;
+                var flops = FlopCounter.Count(classifier, config.Res, config.Res);
+                module.to(device);
+                if (config.DType != ScalarType.Float32) module.to(config.DType);
+                manual_seed(0);
+                var entry = ModelRegistry.Get(config.Model);
+                var images = randn(config.Batch, entry.Data.InChannels, config.Res, config.Res, dtype: config.DType, device: device).DetachFromDisposeScope();
+                var labels = randint(0, classifier.NumClasses, new long[] { config.Batch }, dtype: ScalarType.Int64, device: device).DetachFromDisposeScope();
+                optim.Optimizer? optimizer = null;
+                if (config.Mode == BenchMode.Infer)
+                    module.eval();
+                else
+                {
+                    module.train();
+                    optimizer = optim.AdamW(module.parameters(), lr: 1e-4);
+                }
+                return new Session(module, images, labels, optimizer, flops);
+            }
+            catch
+            {
+                module.Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>One iteration; the caller owns the dispose scope.</summary>
+        public void Step()
+        {
+            if (_optimizer is null)
+            {
+                using var noGrad = no_grad();
+                _module.call(_images);
+                return;
+            }
+            _optimizer.zero_grad();
+            var loss = nn.functional.cross_entropy(_module.call(_images), _labels);
+            loss.backward();
+            _optimizer.step();
+        }
+
+        public void Dispose()
+        {
+            _optimizer?.Dispose();
+            _images.Dispose();
+            _labels.Dispose();
+            _module.Dispose();
+        }
     }
 
     /// <summary>Writes records as a JSON list, atomically (temporary file, flush, rename).</summary>

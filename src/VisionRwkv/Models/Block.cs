@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Models;
@@ -49,16 +50,16 @@ public sealed class Block : nn.Module<Tensor, PatchGrid, Tensor>
         if (_postNorm)
         {
             a = ln1.call(att.call(x, grid));
-            x = x + drop_path.call(gamma1 is null ? a : gamma1 * a);
+            x = x.Plus(drop_path.call(gamma1 is null ? a : gamma1 * a));
             f = ln2.call(ffn.call(x, grid));
-            x = x + drop_path.call(gamma2 is null ? f : gamma2 * f);
+            x = x.Plus(drop_path.call(gamma2 is null ? f : gamma2 * f));
         }
         else
         {
             a = att.call(ln1.call(x), grid);
-            x = x + drop_path.call(gamma1 is null ? a : gamma1 * a);
+            x = x.Plus(drop_path.call(gamma1 is null ? a : gamma1 * a));
             f = ffn.call(ln2.call(x), grid);
-            x = x + drop_path.call(gamma2 is null ? f : gamma2 * f);
+            x = x.Plus(drop_path.call(gamma2 is null ? f : gamma2 * f));
         }
         return x.MoveToOuterDisposeScope();
     }

@@ -59,7 +59,11 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         var r = receptance.call(xr);
         Release(xk, xv, xr);
         var sr = r.sigmoid_();                                                   // in place: sigmoid's backward uses its output
-        var y = Wkv4.Bidirectional(k, v, spatial_decay / t, spatial_first / t, _cfg.WkvImplementation, _cfg.Wkv);   // [B,T,C]
+        // An explicit, disposed Scalar: TorchSharp frees implicit ones only when the garbage collector finalizes them,
+        // and each such 32-byte native object, left inside a freed activation's memory, kept the heap from reusing
+        // that gap (the process grew by ~60 MB per vrwkv_t forward at 896x896).
+        using var tokens = ((double)t).ToScalar();
+        var y = Wkv4.Bidirectional(k, v, spatial_decay.div(tokens), spatial_first.div(tokens), _cfg.WkvImplementation, _cfg.Wkv);   // [B,T,C]
         Release(k, v);
         if (key_norm is not null) y = key_norm.call(y);
         return output.call(sr * y).MoveToOuterDisposeScope();

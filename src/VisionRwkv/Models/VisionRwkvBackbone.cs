@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Models;
@@ -46,7 +47,7 @@ public sealed class VisionRwkvBackbone : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var (tokens, grid) = patch_embed.call(x);                                  // [B,N,C]
-        tokens = tokens + ResizePosEmbed(pos_embed, Config.StoredGrid, grid);
+        tokens = tokens.Plus(ResizePosEmbed(pos_embed, Config.StoredGrid, grid));
         tokens = drop_after_pos.call(tokens);
         foreach (var layer in layers)
             tokens = layer.call(tokens, grid);

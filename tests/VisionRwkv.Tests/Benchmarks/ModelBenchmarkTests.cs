@@ -25,6 +25,30 @@ public class ModelBenchmarkTests
     }
 
     [Fact]
+    public void Models_run_together_get_one_record_each_in_the_order_given()
+    {
+        var configs = new[] { "vrwkv_mini_28", "vit_mini_28" }
+            .Select(m => new BenchConfig(m, 28, 2, BenchMode.Infer, "cpu", ScalarType.Float32, Warmup: 1, Iterations: 5)).ToList();
+        var records = ModelBenchmark.RunTogether(configs, 1e10);
+        Assert.Equal(["vrwkv_mini_28", "vit_mini_28"], records.Select(r => r.Model));
+        Assert.All(records, r =>
+        {
+            Assert.Null(r.Error);
+            Assert.Equal(5, r.IterS!.Count);
+            Assert.True(r.PeakMemMb > 10, $"{r.Model}: peak memory {r.PeakMemMb} MiB");
+            Assert.Equal(2 / Timing.Median(r.IterS), r.ImgPerS!.Value, 9);
+        });
+    }
+
+    [Fact]
+    public void Configurations_run_together_must_differ_only_in_the_model()
+    {
+        var a = new BenchConfig("vrwkv_mini_28", 28, 2, BenchMode.Infer, "cpu", ScalarType.Float32);
+        var e = Assert.Throws<ArgumentException>(() => ModelBenchmark.RunTogether([a, a with { Model = "vit_mini_28", Res = 56 }]));
+        Assert.Contains("differ only in the model", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Bfloat16_runs_the_model_in_bfloat16_or_reports_why_not()
     {
         var record = ModelBenchmark.Run(new BenchConfig("vrwkv_mini_28", 28, 2, BenchMode.Infer, "cpu", ScalarType.BFloat16, Warmup: 1, Iterations: 5));

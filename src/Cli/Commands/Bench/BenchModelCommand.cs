@@ -102,7 +102,8 @@ internal static class BenchModelCommand
         }
         if (threads is int t) set_num_threads(t);
         Console.WriteLine($"device {s.Device}, dtype {ModelBenchmark.DTypeName(s.DType)}, mode {s.Mode.ToString().ToLowerInvariant()}, " +
-            $"{get_num_threads()} intra-op threads, warm-up {s.Warmup}, {s.Iters} timed iterations (median)");
+            $"{get_num_threads()} intra-op threads, warm-up {s.Warmup}, {s.Iters} timed iterations (median)" +
+            (s.Models.Length > 1 ? ", models timed in interleaved rounds; memory measured with each model alone" : ""));
         if (s.DType == ScalarType.BFloat16)
             Console.WriteLine("note: TorchSharp 0.107 has no autocast, so --dtype bfloat16 casts the whole model and its inputs; " +
                 "the Bi-WKV computes in float32 internally." + (onCuda ? "" : " On CPUs without AVX512-BF16/AMX, bfloat16 kernels are often slower than float32."));
@@ -110,13 +111,13 @@ internal static class BenchModelCommand
         double? peak = null;
         if (!onCuda)
         {
-            // The denominator of peak_fraction: a large float32 matmul, median of several (the machine's peak, whatever
-            // the run's dtype, so that fractions compare across dtypes).
+            // The denominator of peak_fraction: a large float32 matmul, the fastest of several (the machine's peak,
+            // whatever the run's dtype, so that fractions compare across dtypes).
             var cpu = new Device(s.Device);
             var mm = MatmulPeak.Measure(cpu, ScalarType.Float32, peakN);
             peak = mm.FlopsPerSecond;
             Console.WriteLine($"matmul peak: {mm.FlopsPerSecond / 1e9:F1} GFLOP/s (float32 {peakN}x{peakN}, " +
-                $"median of {mm.Seconds.Count}: {string.Join(" ", mm.Seconds.Select(x => (x * 1000).ToString("F0", CultureInfo.InvariantCulture)))} ms)");
+                $"fastest of {mm.Seconds.Count}: {string.Join(" ", mm.Seconds.Select(x => (x * 1000).ToString("F0", CultureInfo.InvariantCulture)))} ms)");
             if (s.DType != ScalarType.Float32)
             {
                 var low = MatmulPeak.Measure(cpu, s.DType, 512, iterations: 5);
@@ -130,9 +131,9 @@ internal static class BenchModelCommand
         Console.WriteLine($"{"model",-14} {"res",5} {"batch",5} {"tokens",7} {"img/s",9} {"ms/img",9} {"peak MB",9} {"GFLOP/img",10} {"peak frac",9}");
         for (int i = 0; i < s.Res.Length; i++)
         {
-            foreach (var model in s.Models)
+            var group = s.Models.Select(model => new BenchConfig(model, s.Res[i], s.Batch[i], s.Mode, s.Device, s.DType, s.Warmup, s.Iters)).ToList();
+            foreach (var record in ModelBenchmark.RunTogether(group, peak))
             {
-                var record = ModelBenchmark.Run(new BenchConfig(model, s.Res[i], s.Batch[i], s.Mode, s.Device, s.DType, s.Warmup, s.Iters), peak);
                 records.Add(record);
                 PrintRow(record);
             }

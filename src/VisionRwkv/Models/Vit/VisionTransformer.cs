@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Models.Vit;
@@ -60,7 +61,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, IImageClassif
         var (tokens, grid) = patch_embed.call(images);                                  // [B,N,C]
         long b = tokens.shape[0];
         var x = cat(new[] { cls_token.expand(b, -1, -1), tokens }, dim: 1);             // [B,1+N,C]
-        x = x + PositionEmbedding(grid);
+        x = x.Plus(PositionEmbedding(grid));
         foreach (var block in blocks) x = block.call(x);
         return norm.call(x).MoveToOuterDisposeScope();
     }

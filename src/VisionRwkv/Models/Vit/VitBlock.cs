@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Models.Vit;
@@ -27,8 +28,8 @@ public sealed class VitBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x)
     {
         using var scope = NewDisposeScope();
-        x = x + drop_path.call(attn.call(norm1.call(x)));
-        x = x + drop_path.call(mlp.call(norm2.call(x)));
+        x = x.Plus(drop_path.call(attn.call(norm1.call(x))));
+        x = x.Plus(drop_path.call(mlp.call(norm2.call(x))));
         return x.MoveToOuterDisposeScope();
     }
 }
