@@ -56,10 +56,18 @@ public sealed class Block : nn.Module<Tensor, PatchGrid, Tensor>
         }
         else
         {
-            a = att.call(ln1.call(x), grid);
-            x = x.Plus(drop_path.call(gamma1 is null ? a : gamma1 * a));
-            f = ffn.call(ln2.call(x), grid);
-            x = x.Plus(drop_path.call(gamma2 is null ? f : gamma2 * f));
+            // Normalised inputs and branch outputs are released once consumed: in inference that frees their memory
+            // before the next allocation (autograd keeps what backward needs through its own references).
+            var n1 = ln1.call(x);
+            a = att.call(n1, grid);
+            SpatialMix.Release(n1);
+            var x1 = x.Plus(drop_path.call(gamma1 is null ? a : gamma1 * a));
+            SpatialMix.Release(a);
+            var n2 = ln2.call(x1);
+            f = ffn.call(n2, grid);
+            SpatialMix.Release(n2);
+            x = x1.Plus(drop_path.call(gamma2 is null ? f : gamma2 * f));
+            SpatialMix.Release(x1, f);
         }
         return x.MoveToOuterDisposeScope();
     }

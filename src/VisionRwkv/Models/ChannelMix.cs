@@ -50,6 +50,6 @@ public sealed class ChannelMix : nn.Module<Tensor, PatchGrid, Tensor>
         SpatialMix.Release(k);
         var r = receptance.call(xr);
         SpatialMix.Release(xr);
-        return (r.sigmoid_() * kv).MoveToOuterDisposeScope();
+        return SpatialMix.Gate(r.sigmoid_(), kv).MoveToOuterDisposeScope();
     }
 }

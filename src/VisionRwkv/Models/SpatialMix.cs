@@ -66,8 +66,14 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         var y = Wkv4.Bidirectional(k, v, spatial_decay.div(tokens), spatial_first.div(tokens), _cfg.WkvImplementation, _cfg.Wkv);   // [B,T,C]
         Release(k, v);
         if (key_norm is not null) y = key_norm.call(y);
-        return output.call(sr * y).MoveToOuterDisposeScope();
+        return output.call(Gate(sr, y)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>
+    /// gate·y. Without autograd the product overwrites gate's memory (one [B,T,C] tensor less at the inference peak);
+    /// with it, a new tensor, since sigmoid's backward reads its output.
+    /// </summary>
+    internal static Tensor Gate(Tensor gate, Tensor y) => is_grad_enabled() ? gate * y : gate.mul_(y);
 
     internal static void Release(params Tensor[] tensors)
     {
