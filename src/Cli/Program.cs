@@ -8,7 +8,7 @@ public static class Program
 {
     public static int Main(string[] args)
     {
-        Runtime.NativeThreading.PrepareOpenMp();        // before anything loads LibTorch
+        Runtime.NativeRuntime.Prepare();        // before anything loads LibTorch or allocates a tensor
         var root = new RootCommand("Vision-RWKV for .NET: train, evaluate, run and benchmark Vision-RWKV image classifiers on TorchSharp.");
         foreach (var command in CommandCatalog.All())
             root.Subcommands.Add(command);

@@ -21,9 +21,7 @@ internal static unsafe class Wkv4Cpu
             return Function.apply(k, v, w, u, new Options(Causal: false, null))[0];
         // Inference calls the kernel without an autograd node: TorchSharp's managed node keeps native memory until the
         // garbage collector finalizes it, which fragmented the heap by ~100 MB per forward at 896x896 (and skips ln D).
-        var (y, lnD) = ForwardBidirectional(k, v, w, u, storeLnD: false);
-        lnD.Dispose();
-        return y;
+        return ForwardBidirectional(k, v, w, u, storeLnD: false).Y;
     }
 
     /// <summary>Whether autograd will call backward; without it the forward skips what only backward reads.</summary>
@@ -49,30 +47,42 @@ internal static unsafe class Wkv4Cpu
     private sealed record Options(bool Causal, Wkv4Reference.ScanState? State);
 
     /// <summary>
-    /// Runs the bidirectional kernel: y, and ln(denominator) when <paramref name="storeLnD"/> (without it the lnD
-    /// tensor is only pass-1 scratch).
+    /// Runs the bidirectional kernel: y, and ln(denominator) when <paramref name="storeLnD"/> (null otherwise: the
+    /// prefix maxima of pass 1 then live in per-thread scratch instead of a [B,T,C] tensor).
     /// </summary>
-    private static (Tensor Y, Tensor LnD) ForwardBidirectional(Tensor k, Tensor v, Tensor w, Tensor u, bool storeLnD)
+    private static (Tensor Y, Tensor? LnD) ForwardBidirectional(Tensor k, Tensor v, Tensor w, Tensor u, bool storeLnD)
     {
         long B = k.shape[0], T = k.shape[1], C = k.shape[2];
         var y = empty_like(k);
-        var lnD = empty_like(k);
+        var lnD = storeLnD ? empty_like(k) : null;
         float* wp = (float*)Ptr(w), up = (float*)Ptr(u);
-        ForEachStrip(B, T, C, [Ptr(k), Ptr(v), Ptr(y), Ptr(lnD)], 2,
+        ForEachStrip(B, T, C, [Ptr(k), Ptr(v), Ptr(y), lnD is null ? 0 : Ptr(lnD)], 2,
             (b, c0, width, p, stride) =>
             {
-                var scratch = (float*)NativeMemory.Alloc((nuint)(T * Wkv4CpuKernel.Lanes), sizeof(float));
-                try
+                const int lanes = Wkv4CpuKernel.Lanes;
+                fixed (float* scratch = StripScratch(2 * T * lanes))
                 {
-                    Wkv4CpuKernel.BidirectionalForward((float*)p[0], (float*)p[1], (float*)p[2], (float*)p[3],
-                        scratch, (int)T, stride, LoadLanes(wp, c0, width), LoadLanes(up, c0, width), storeLnD);
-                }
-                finally
-                {
-                    NativeMemory.Free(scratch);
+                    bool own = p[3] != 0;
+                    Wkv4CpuKernel.BidirectionalForward((float*)p[0], (float*)p[1], (float*)p[2],
+                        own ? (float*)p[3] : scratch + (T * lanes), own ? stride : lanes, scratch, (int)T, stride,
+                        LoadLanes(wp, c0, width), LoadLanes(up, c0, width), storeLnD);
                 }
             });
         return (y, lnD);
+    }
+
+    [ThreadStatic] private static float[]? _stripScratch;
+
+    /// <summary>
+    /// This thread's scratch of at least <paramref name="floats"/> floats, reused across calls: a fresh allocation per
+    /// strip went through malloc (or mmap and page faults, for long sequences) 24 times per block. Pinned, so that
+    /// fixed costs nothing; it belongs to the garbage collector, so a thread-pool thread that retires takes it along.
+    /// </summary>
+    private static float[] StripScratch(long floats)
+    {
+        if (_stripScratch is null || _stripScratch.LongLength < floats)
+            _stripScratch = GC.AllocateUninitializedArray<float>(checked((int)floats), pinned: true);
+        return _stripScratch;
     }
 
     /// <summary>Runs the causal kernel from <paramref name="state"/>: y, ln(denominator) (null unless stored), final state.</summary>
@@ -119,7 +129,8 @@ internal static unsafe class Wkv4Cpu
             ctx.set_materialize_grads(false);
             if (!opts.Causal)
             {
-                (var y, lnD) = ForwardBidirectional(k, v, w, u, storeLnD: true);
+                (var y, var lnDb) = ForwardBidirectional(k, v, w, u, storeLnD: true);
+                lnD = lnDb!;
                 outputs = [y];
             }
             else

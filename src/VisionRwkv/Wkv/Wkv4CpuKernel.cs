@@ -111,12 +111,14 @@ internal static unsafe class Wkv4CpuKernel
 
     /// <summary>
     /// Bidirectional forward. Pass 1 stores the exclusive prefix state of every token (a in y, b in
-    /// <paramref name="scratch"/> (stride 8), p in <paramref name="lnD"/>); pass 2 runs the suffix scan backwards and
-    /// combines: y_t = (aF e^{pF-m} + aR e^{pR-m} + v e^{u+k-m}) / (same with b, 1); lnD_t = m + ln(denominator).
+    /// <paramref name="scratch"/> (stride 8), p in <paramref name="lnD"/>, tokens <paramref name="lnDStride"/> floats
+    /// apart); pass 2 runs the suffix scan backwards and combines:
+    /// y_t = (aF e^{pF-m} + aR e^{pR-m} + v e^{u+k-m}) / (same with b, 1); lnD_t = m + ln(denominator) when
+    /// <paramref name="storeLnD"/>. Inference passes strip scratch for lnD (stride 8) and no ln D is computed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void BidirectionalForward(float* k, float* v, float* y, float* lnD, float* scratch, int T,
-        int stride, Vector256<float> w, Vector256<float> u, bool storeLnD = true)
+    public static void BidirectionalForward(float* k, float* v, float* y, float* lnD, int lnDStride, float* scratch,
+        int T, int stride, Vector256<float> w, Vector256<float> u, bool storeLnD = true)
     {
         var a = Vector256<float>.Zero;
         var b = Vector256<float>.Zero;
@@ -126,7 +128,7 @@ internal static unsafe class Wkv4CpuKernel
             long o = (long)t * stride;
             a.Store(y + o);
             b.Store(scratch + (long)t * Lanes);
-            p.Store(lnD + o);
+            p.Store(lnD + (long)t * lnDStride);
             (a, b, p) = Push(a, b, p, w, Vector256.Load(k + o), Vector256.Load(v + o), Vector256<float>.One);
         }
         a = Vector256<float>.Zero;
@@ -139,7 +141,7 @@ internal static unsafe class Wkv4CpuKernel
             var vt = Vector256.Load(v + o);
             var aF = Vector256.Load(y + o);
             var bF = Vector256.Load(scratch + (long)t * Lanes);
-            var pF = Vector256.Load(lnD + o);
+            var pF = Vector256.Load(lnD + (long)t * lnDStride);
             var s = u + kt;
             var m = Vector256.MaxNative(Vector256.MaxNative(pF, p), s);
             var eF = Exp(pF - m);
@@ -149,7 +151,7 @@ internal static unsafe class Wkv4CpuKernel
             var den = eF * bF + eR * b + eS;                     // ≥ 1: the largest of the three parts has factor 1
             (num / den).Store(y + o);
             if (storeLnD)                                        // only backward reads ln D; inference skips the log
-                (m + Log(den)).Store(lnD + o);
+                (m + Log(den)).Store(lnD + (long)t * lnDStride);
             (a, b, p) = Push(a, b, p, w, kt, vt, Vector256<float>.One);
         }
     }

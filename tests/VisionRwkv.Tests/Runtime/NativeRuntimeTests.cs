@@ -1,0 +1,24 @@
+using System.Runtime.InteropServices;
+using VisionRwkv.Runtime;
+
+namespace VisionRwkv.Tests.Runtime;
+
+public partial class NativeRuntimeTests
+{
+    [LibraryImport("libc", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint getenv(string name);
+
+    [Theory]
+    [InlineData("GOMP_SPINCOUNT", "10000")]
+    [InlineData("THP_MEM_ALLOC_ENABLE", "1")]
+    public void Each_setting_reaches_the_native_environment_and_a_user_setting_wins(string name, string value)
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        // .NET's Environment keeps its own copy; libgomp and LibTorch read the C environment, which is what is checked.
+        string? before = Marshal.PtrToStringUTF8(getenv(name));
+        NativeRuntime.Prepare();
+        string? after = Marshal.PtrToStringUTF8(getenv(name));
+        Assert.Equal(Environment.GetEnvironmentVariable(name) ?? before ?? value, after);
+    }
+}
