@@ -163,15 +163,12 @@ public static class ModelBenchmark
         {
             using var session = Session.Create(config, device);
             record = record with { Tokens = session.Flops.Tokens, GflopsPerImg = session.Flops.For(config.Mode) / 1e9 };
-            for (int i = 0; i < config.Warmup + config.Iterations; i++)
+            // As many runs as the timing pass makes; sampled while each run's tensors are alive.
+            Timing.Measure(device, 0, config.Warmup + config.Iterations, () =>
             {
-                using (var scope = NewDisposeScope())
-                {
-                    session.Step();
-                    Timing.Synchronize(device);
-                }
+                session.Step();
                 memory.Sample();
-            }
+            });
         }
         catch (Exception e) when (IsRunFailure(e))
         {
@@ -187,27 +184,13 @@ public static class ModelBenchmark
         e is ExternalException or InvalidOperationException or ArgumentException or NotSupportedException or OutOfMemoryException;
 
     /// <summary>A model with its inputs on the device and, in train mode, an optimizer: one <see cref="Step"/> per iteration.</summary>
-    private sealed class Session : IDisposable
+    private sealed record Session(nn.Module<Tensor, Tensor> Module, Tensor Images, Tensor Labels, optim.Optimizer? Optimizer,
+        ModelFlops Flops) : IDisposable
     {
-        private readonly nn.Module<Tensor, Tensor> _module;
-        private readonly Tensor _images;
-        private readonly Tensor _labels;
-        private readonly optim.Optimizer? _optimizer;
-
-        private Session(nn.Module<Tensor, Tensor> module, Tensor images, Tensor labels, optim.Optimizer? optimizer, ModelFlops flops)
-        {
-            _module = module;
-            _images = images;
-            _labels = labels;
-            _optimizer = optimizer;
-            Flops = flops;
-        }
-
-        public ModelFlops Flops { get; }
-
         public static Session Create(BenchConfig config, Device device)
         {
-            var module = ModelRegistry.Get(config.Model).Create(null);
+            var entry = ModelRegistry.Get(config.Model);
+            var module = entry.Create(null);
             try
             {
                 var classifier = (IImageClassifier)module;
@@ -215,7 +198,6 @@ public static class ModelBenchmark
                 module.to(device);
                 if (config.DType != ScalarType.Float32) module.to(config.DType);
                 manual_seed(0);
-                var entry = ModelRegistry.Get(config.Model);
                 var images = randn(config.Batch, entry.Data.InChannels, config.Res, config.Res, dtype: config.DType, device: device).DetachFromDisposeScope();
                 var labels = randint(0, classifier.NumClasses, new long[] { config.Batch }, dtype: ScalarType.Int64, device: device).DetachFromDisposeScope();
                 optim.Optimizer? optimizer = null;
@@ -238,24 +220,24 @@ public static class ModelBenchmark
         /// <summary>One iteration; the caller owns the dispose scope.</summary>
         public void Step()
         {
-            if (_optimizer is null)
+            if (Optimizer is null)
             {
                 using var noGrad = no_grad();
-                _module.call(_images);
+                Module.call(Images);
                 return;
             }
-            _optimizer.zero_grad();
-            var loss = nn.functional.cross_entropy(_module.call(_images), _labels);
+            Optimizer.zero_grad();
+            var loss = nn.functional.cross_entropy(Module.call(Images), Labels);
             loss.backward();
-            _optimizer.step();
+            Optimizer.step();
         }
 
         public void Dispose()
         {
-            _optimizer?.Dispose();
-            _images.Dispose();
-            _labels.Dispose();
-            _module.Dispose();
+            Optimizer?.Dispose();
+            Images.Dispose();
+            Labels.Dispose();
+            Module.Dispose();
         }
     }
 

@@ -31,27 +31,7 @@ public static class Timing
     public static double[] Measure(Device device, int warmup, int iterations, Action body)
     {
         ArgumentNullException.ThrowIfNull(body);
-        ArgumentOutOfRangeException.ThrowIfNegative(warmup);
-        ArgumentOutOfRangeException.ThrowIfLessThan(iterations, 1);
-        for (int i = 0; i < warmup; i++)
-        {
-            using var scope = NewDisposeScope();
-            body();
-            Synchronize(device);
-        }
-        var seconds = new double[iterations];
-        for (int i = 0; i < iterations; i++)
-        {
-            Synchronize(device);
-            long start = Stopwatch.GetTimestamp();
-            using (var scope = NewDisposeScope())
-            {
-                body();
-                Synchronize(device);
-            }
-            seconds[i] = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        }
-        return seconds;
+        return MeasureInterleaved(device, warmup, iterations, [body])[0];
     }
 
     /// <summary>

@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using VisionRwkv.Wkv;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Models;
@@ -59,9 +60,7 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         var r = receptance.call(xr);
         Release(xk, xv, xr);
         var sr = r.sigmoid_();                                                   // in place: sigmoid's backward uses its output
-        // An explicit, disposed Scalar: TorchSharp frees implicit ones only when the garbage collector finalizes them,
-        // and each such 32-byte native object, left inside a freed activation's memory, kept the heap from reusing
-        // that gap (the process grew by ~60 MB per vrwkv_t forward at 896x896).
+        // An explicit, disposed Scalar rather than an implicit one that only the finalizer frees (see ScalarFree).
         using var tokens = ((double)t).ToScalar();
         var y = Wkv4.Bidirectional(k, v, spatial_decay.div(tokens), spatial_first.div(tokens), _cfg.WkvImplementation, _cfg.Wkv);   // [B,T,C]
         Release(k, v);
@@ -70,10 +69,10 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
     }
 
     /// <summary>
-    /// gate·y. Without autograd the product overwrites gate's memory (one [B,T,C] tensor less at the inference peak);
-    /// with it, a new tensor, since sigmoid's backward reads its output.
+    /// gate·y. Untracked, the product overwrites gate's memory (one [B,T,C] tensor less at the inference peak);
+    /// tracked, a new tensor, since sigmoid's backward reads its output.
     /// </summary>
-    internal static Tensor Gate(Tensor gate, Tensor y) => is_grad_enabled() ? gate * y : gate.mul_(y);
+    internal static Tensor Gate(Tensor gate, Tensor y) => Autograd.Tracks(gate, y) ? gate * y : gate.mul_(y);
 
     internal static void Release(params Tensor[] tensors)
     {

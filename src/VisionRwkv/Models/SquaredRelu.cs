@@ -1,7 +1,6 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 using static VisionRwkv.Runtime.CpuTensor;
 
@@ -25,7 +24,7 @@ public static unsafe class SquaredRelu
     public static Tensor Apply(Tensor x, bool overwriteInput = false)
     {
         bool fused = x.device_type == DeviceType.CPU && x.dtype == ScalarType.Float32 && x.numel() <= int.MaxValue / sizeof(float);
-        if (is_grad_enabled() && x.requires_grad)
+        if (Autograd.Tracks(x))
             return fused ? Function.apply(x.contiguous())[0] : Reference(x);
         if (overwriteInput && x.is_contiguous())
         {
@@ -34,7 +33,7 @@ public static unsafe class SquaredRelu
             return x.view(x.shape);
         }
         if (!fused) return Reference(x);
-        // Inference calls the kernel without an autograd node (see Wkv4Cpu.Bidirectional).
+        // Inference calls the kernel without an autograd node (see Autograd.Tracks).
         using var xc = x.contiguous();
         var y = empty_like(xc);
         Forward(xc, y);

@@ -1,6 +1,5 @@
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using TorchSharp;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 using static VisionRwkv.Runtime.CpuTensor;
 
@@ -63,13 +62,8 @@ public static unsafe class TokenShiftMix
         // contiguous()/reshape() are autograd ops, so gradients reach the caller's tensors in their own shapes.
         var xc = x.contiguous();
         var mus = mixes.Select(mu => mu.reshape(c).contiguous()).ToArray();
-        Tensor[] outs;
-        if (is_grad_enabled() && (x.requires_grad || mixes.Any(mu => mu.requires_grad)))
-            outs = [.. Function.apply([xc, .. mus, geometry])];
-        else
-            // Inference runs the kernel without an autograd node, whose managed wrapper holds native memory until
-            // the garbage collector finalizes it (see Wkv4Cpu.Bidirectional).
-            outs = Forward(xc, mus, geometry);
+        // Inference runs the kernel without an autograd node (see Autograd.Tracks).
+        var outs = Autograd.Tracks([x, .. mixes]) ? [.. Function.apply([xc, .. mus, geometry])] : Forward(xc, mus, geometry);
         return [.. outs.Select(o => o.MoveToOuterDisposeScope())];
     }
 

@@ -32,7 +32,8 @@ public static partial class NativeRuntime
         SetDefault("THP_MEM_ALLOC_ENABLE", "1");
     }
 
-    private static void SetDefault(string name, string value)
+    /// <summary>Sets <paramref name="name"/> in the native environment unless it is set (Linux only).</summary>
+    internal static void SetDefault(string name, string value)
     {
         if (!OperatingSystem.IsLinux() || Environment.GetEnvironmentVariable(name) is not null)
             return;

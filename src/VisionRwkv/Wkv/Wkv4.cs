@@ -1,5 +1,6 @@
 using TorchSharp;
 using VisionRwkv.Wkv.Cuda;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Wkv;
@@ -67,8 +68,7 @@ public static class Wkv4
             (y, final) = k.device_type == DeviceType.CPU
                 ? Wkv4Cpu.Causal(k32, v32, w32, u32, s0)
                 : Wkv4Cuda.Causal(k32, v32, w32, u32, s0);
-            bool tracked = torch.is_grad_enabled() && (k32.requires_grad || v32.requires_grad || w32.requires_grad);
-            if (tracked)
+            if (Autograd.Tracks(k32, v32, w32))
                 final = FinalState(k32, v32, w32, s0);
         }
         else

@@ -1,7 +1,7 @@
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using TorchSharp;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 using static VisionRwkv.Runtime.CpuTensor;
 
@@ -17,15 +17,10 @@ internal static unsafe class Wkv4Cpu
     /// <summary>Bidirectional WKV; differentiable in k, v, w, u.</summary>
     public static Tensor Bidirectional(Tensor k, Tensor v, Tensor w, Tensor u)
     {
-        if (NeedsGrad(k, v, w, u))
+        if (Autograd.Tracks(k, v, w, u))
             return Function.apply(k, v, w, u, new Options(Causal: false, null))[0];
-        // Inference calls the kernel without an autograd node: TorchSharp's managed node keeps native memory until the
-        // garbage collector finalizes it, which fragmented the heap by ~100 MB per forward at 896x896 (and skips ln D).
-        return ForwardBidirectional(k, v, w, u, storeLnD: false).Y;
+        return ForwardBidirectional(k, v, w, u, storeLnD: false).Y;     // no autograd node, no ln D
     }
-
-    /// <summary>Whether autograd will call backward; without it the forward skips what only backward reads.</summary>
-    private static bool NeedsGrad(params Tensor[] ts) => is_grad_enabled() && ts.Any(t => t.requires_grad);
 
     /// <summary>
     /// Causal WKV from a constant (non-differentiable) initial state; differentiable in k, v, w, u.
@@ -34,12 +29,12 @@ internal static unsafe class Wkv4Cpu
     public static (Tensor Y, Wkv4Reference.ScanState Final) Causal(Tensor k, Tensor v, Tensor w, Tensor u,
         Wkv4Reference.ScanState state)
     {
-        if (NeedsGrad(k, v, w, u))
+        if (Autograd.Tracks(k, v, w, u))
         {
             var outs = Function.apply(k, v, w, u, new Options(Causal: true, state));
             return (outs[0], new Wkv4Reference.ScanState(outs[1], outs[2], outs[3]));
         }
-        var (y, _, final) = ForwardCausal(k, v, w, u, state, storeLnD: false);
+        var (y, _, final) = ForwardCausal(k, v, w, u, Contig(state), storeLnD: false);
         return (y, final);
     }
 
@@ -75,7 +70,7 @@ internal static unsafe class Wkv4Cpu
 
     /// <summary>
     /// This thread's scratch of at least <paramref name="floats"/> floats, reused across calls: a fresh allocation per
-    /// strip went through malloc (or mmap and page faults, for long sequences) 24 times per block. Pinned, so that
+    /// strip went through malloc (or mmap and page faults, for long sequences) once per 8 channels of every row. Pinned, so that
     /// fixed costs nothing; it belongs to the garbage collector, so a thread-pool thread that retires takes it along.
     /// </summary>
     private static float[] StripScratch(long floats)
@@ -85,7 +80,10 @@ internal static unsafe class Wkv4Cpu
         return _stripScratch;
     }
 
-    /// <summary>Runs the causal kernel from <paramref name="state"/>: y, ln(denominator) (null unless stored), final state.</summary>
+    /// <summary>
+    /// Runs the causal kernel from <paramref name="state"/> (float32, contiguous: see <see cref="Contig(Wkv4Reference.ScanState)"/>):
+    /// y, ln(denominator) (null unless stored), final state.
+    /// </summary>
     private static (Tensor Y, Tensor? LnD, Wkv4Reference.ScanState Final) ForwardCausal(Tensor k, Tensor v, Tensor w,
         Tensor u, Wkv4Reference.ScanState state, bool storeLnD)
     {
@@ -93,7 +91,7 @@ internal static unsafe class Wkv4Cpu
         var y = empty_like(k);
         var lnD = storeLnD ? empty_like(k) : null;
         float* wp = (float*)Ptr(w), up = (float*)Ptr(u);
-        var (a0, b0, p0) = (Contig(state.A), Contig(state.B), Contig(state.P));
+        var (a0, b0, p0) = state;
         var (aT, bT, pT) = (empty(B, C), empty(B, C), empty(B, C));
         float* a0p = (float*)Ptr(a0), b0p = (float*)Ptr(b0), p0p = (float*)Ptr(p0);
         float* aTp = (float*)Ptr(aT), bTp = (float*)Ptr(bT), pTp = (float*)Ptr(pT);
@@ -123,29 +121,27 @@ internal static unsafe class Wkv4Cpu
             var opts = (Options)vars[4];
             List<Tensor> outputs;
             List<Tensor> initial = [];
-            Tensor lnD;
+            Tensor y;
+            Tensor? lnD;
             // TorchSharp materialises missing output gradients from cached tensors that the caller's dispose scope
             // may already have freed; take them undefined instead and treat them as zero below.
             ctx.set_materialize_grads(false);
             if (!opts.Causal)
             {
-                (var y, var lnDb) = ForwardBidirectional(k, v, w, u, storeLnD: true);
-                lnD = lnDb!;
+                (y, lnD) = ForwardBidirectional(k, v, w, u, storeLnD: true);
                 outputs = [y];
             }
             else
             {
-                var s = opts.State!.Value;
-                (var y, var lnDc, var final) = ForwardCausal(k, v, w, u, s, storeLnD: true);
-                lnD = lnDc!;
+                var s0 = Contig(opts.State!.Value);
+                (y, lnD, var final) = ForwardCausal(k, v, w, u, s0, storeLnD: true);
                 outputs = [y, final.A, final.B, final.P];
-                initial = [Contig(s.A), Contig(s.B), Contig(s.P)];
+                initial = [s0.A, s0.B, s0.P];
                 ctx.mark_non_differentiable([final.A, final.B, final.P]);
             }
-            var y0 = outputs[0];
             // y.detach(): an alias without the grad_fn the wrapper gives y, so the saved output makes no cycle.
             // Saved, not stored as data: saved variables survive the caller's dispose scope.
-            ctx.save_for_backward([k, v, w, u, y0.detach(), lnD, .. initial]);
+            ctx.save_for_backward([k, v, w, u, y.detach(), lnD!, .. initial]);
             ctx.save_data("causal", opts.Causal);
             return outputs;
         }
@@ -207,6 +203,9 @@ internal static unsafe class Wkv4Cpu
     }
 
     private static Tensor Contig(Tensor t) => t.to(ScalarType.Float32).contiguous();
+
+    /// <summary>The state as the kernels read it: float32, contiguous.</summary>
+    private static Wkv4Reference.ScanState Contig(Wkv4Reference.ScanState s) => new(Contig(s.A), Contig(s.B), Contig(s.P));
 
     /// <summary>Body for one strip: pointers address [b, t=0, c0] of each tensor; tokens are stride floats apart.</summary>
     private delegate void StripBody(long b, long c0, int width, nint[] pointers, int stride);

@@ -74,8 +74,7 @@ internal static unsafe class Wkv4CpuKernel
     /// <summary>
     /// S ← e^{-w}·S + e^{x}·(val1, val2) for a scan state (s1, s2, p). Of the two factors e^{p-w-q} and e^{x-q}
     /// (q the new max) one is exactly 1, so one exp of -|difference| suffices. The state goes in and out by value:
-    /// with ref parameters the JIT keeps the caller's state in stack memory, and every step of the scan paid for
-    /// stores and reloads on its critical path (about 3x slower).
+    /// with ref parameters the JIT keeps the caller's state in stack memory (stores and reloads inside the scan loop).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static (Vector256<float> S1, Vector256<float> S2, Vector256<float> P) Push(Vector256<float> s1,

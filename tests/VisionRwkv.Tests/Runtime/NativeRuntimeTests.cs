@@ -21,4 +21,17 @@ public partial class NativeRuntimeTests
         string? after = Marshal.PtrToStringUTF8(getenv(name));
         Assert.Equal(Environment.GetEnvironmentVariable(name) ?? before ?? value, after);
     }
+
+    [Fact]
+    public void A_default_fills_an_unset_variable_and_never_replaces_a_set_one()
+    {
+        if (!OperatingSystem.IsLinux())
+            return;
+        string name = "RWKV_TEST_" + Guid.NewGuid().ToString("N");
+        Assert.Null(Marshal.PtrToStringUTF8(getenv(name)));
+        NativeRuntime.SetDefault(name, "first");
+        Assert.Equal("first", Marshal.PtrToStringUTF8(getenv(name)));
+        NativeRuntime.SetDefault(name, "second");
+        Assert.Equal("first", Marshal.PtrToStringUTF8(getenv(name)));
+    }
 }

@@ -1,4 +1,5 @@
 using TorchSharp;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Wkv.Cuda;
@@ -34,7 +35,7 @@ public static class Wkv4Cuda
     /// <summary>Bidirectional WKV; differentiable in k, v, w, u.</summary>
     internal static Tensor Bidirectional(Tensor k, Tensor v, Tensor w, Tensor u)
     {
-        if (!Tracked(k, v, w, u))
+        if (!Autograd.Tracks(k, v, w, u))
         {
             var y = empty_like(k);
             using var lnD = empty_like(k);                             // pass-1 scratch here
@@ -51,7 +52,7 @@ public static class Wkv4Cuda
     internal static (Tensor Y, Wkv4Reference.ScanState Final) Causal(Tensor k, Tensor v, Tensor w, Tensor u,
         Wkv4Reference.ScanState state)
     {
-        if (!Tracked(k, v, w, u))
+        if (!Autograd.Tracks(k, v, w, u))
         {
             long B = k.shape[0], C = k.shape[2];
             var y = empty_like(k);
@@ -62,8 +63,6 @@ public static class Wkv4Cuda
         var outs = Function.apply(k, v, w, u, new Options(Causal: true, state));
         return (outs[0], new Wkv4Reference.ScanState(outs[1], outs[2], outs[3]));
     }
-
-    private static bool Tracked(params Tensor[] xs) => is_grad_enabled() && xs.Any(x => x.requires_grad);
 
     private static Tensor Contig(Tensor t) => t.to(ScalarType.Float32).contiguous();
 
