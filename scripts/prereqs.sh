@@ -94,6 +94,16 @@ if ! command -v exiftool >/dev/null 2>&1; then
   fi
 fi
 
+# 4b. g++: the tests compile the CUDA kernels' source as C++ and run it on the CPU (they skip without it).
+if ! command -v g++ >/dev/null 2>&1; then
+  if is_root && have_apt; then
+    say "installing g++ (the CUDA-kernel emulation tests compile the kernels as C++)"
+    apt_install g++ || say "warning: g++ could not be installed; the CUDA-kernel emulation tests will be skipped"
+  else
+    say "warning: g++ is missing; the CUDA-kernel emulation tests will be skipped"
+  fi
+fi
+
 # 5. libjpeg-turbo's TurboJPEG: decodes JPEG photos about 1.5x faster than Skia's built-in decoder (optional;
 #    the decoder falls back to Skia without it).
 if ! ldconfig -p 2>/dev/null | grep 'libturbojpeg.so.0' >/dev/null; then  # no -q: an early exit would SIGPIPE ldconfig under pipefail

@@ -43,18 +43,6 @@ public static unsafe class SquaredRelu
     /// <summary>The tensor-op composition.</summary>
     public static Tensor Reference(Tensor x) => x.relu().square();
 
-    /// <summary>Elements per parallel work item: large enough that scheduling costs nothing next to the loop.</summary>
-    private const long Chunk = 1 << 16;
-
-    private static void ForEachChunk(long n, Action<long, long> body)
-    {
-        long chunks = (n + Chunk - 1) / Chunk;
-        if (chunks <= 1)
-            body(0, n);
-        else
-            Parallel.For(0L, chunks, i => body(i * Chunk, Math.Min(n, (i + 1) * Chunk)));
-    }
-
     /// <summary>y = relu(x)² on contiguous float32 CPU tensors of equal size; y may be x.</summary>
     private static void Forward(Tensor x, Tensor y)
     {

@@ -1,14 +1,11 @@
-using System.Diagnostics;
 using VisionRwkv.Models;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Tests.Models;
 
 /// <summary>
-/// The CUDA source of the fused token shift, compiled as plain C++ (CUDA qualifiers defined away) and run on the CPU
-/// one "thread" at a time, against the tensor-op composition in float64. Machines without a GPU (CI) still check the
-/// kernels' indexing, border handling and reductions; the on-device check (<c>rwkv bench wkv --device cuda --check</c>)
-/// covers the real compiler and hardware.
+/// The CUDA source of the fused token shift, emulated on the CPU (<see cref="CudaEmulation"/>), against the tensor-op
+/// composition in float64: the kernels' indexing, border handling and reductions.
 /// </summary>
 public class TokenShiftMixCudaEmulationTests
 {
@@ -63,36 +60,8 @@ public class TokenShiftMixCudaEmulationTests
         }
         """;
 
-    private static readonly Lazy<(string? Exe, string Why)> Built = new(Build);
-
-    private static (string? Exe, string Why) Build()
-    {
-        var dir = Directory.CreateTempSubdirectory("rwkv-tsm-emulation-").FullName;
-        File.WriteAllText(Path.Combine(dir, "kernel.cu"), TokenShiftMixCuda.Source);
-        File.WriteAllText(Path.Combine(dir, "harness.cpp"), Harness);
-        var exe = Path.Combine(dir, "harness");
-        try
-        {
-            var (code, output) = Run("g++", dir, "-O1", "-std=c++17", "-Wall", "-Werror", "harness.cpp", "-o", exe);
-            return code == 0 ? (exe, "") : (null, $"g++ failed to compile the CUDA source as C++:\n{output}");
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return (null, "no g++ on this machine");
-        }
-    }
-
-    private static (int Code, string Output) Run(string exe, string dir, params string[] args)
-    {
-        var psi = new ProcessStartInfo(exe) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-            psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEndAsync();
-        var errors = p.StandardError.ReadToEndAsync();
-        p.WaitForExit();
-        return (p.ExitCode, output.Result + errors.Result);
-    }
+    private static readonly Lazy<(string? Exe, string Why)> Built =
+        new(() => CudaEmulation.Build("tsm", TokenShiftMixCuda.Source, Harness));
 
     [SkippableTheory]
     [InlineData(2, 7, 7, 96, 3, 1)]      // the spatial mix of vrwkv_mini_28
@@ -125,7 +94,7 @@ public class TokenShiftMixCudaEmulationTests
                 foreach (var v in t.data<float>())
                     f.Write(v);
         }
-        var (code, log) = Run(exe!, dir, input, output);
+        var (code, log) = CudaEmulation.Run(exe!, dir, input, output);
         Assert.True(code == 0, $"harness failed ({code}): {log}");
         var got = new BinaryReader(File.OpenRead(output));
         float[] Read(long count) => [.. Enumerable.Range(0, (int)count).Select(_ => got.ReadSingle())];

@@ -1,0 +1,46 @@
+using System.Diagnostics;
+
+namespace VisionRwkv.Tests;
+
+/// <summary>
+/// Compiles a CUDA kernel source as plain C++ (g++) with a harness that defines the CUDA qualifiers away and runs every
+/// "thread" on the CPU, so that machines without a GPU (CI) still check a kernel's indexing and arithmetic. The
+/// on-device check (<c>rwkv bench wkv --device cuda --check</c>) covers the real compiler and hardware.
+/// </summary>
+internal static class CudaEmulation
+{
+    /// <summary>
+    /// The harness executable, or null and why not when this machine has no g++. A source that does not compile as C++
+    /// throws: that is a defect of the kernel or the harness, not a missing tool, so the test fails instead of skipping.
+    /// </summary>
+    public static (string? Exe, string Why) Build(string name, string kernelSource, string harness)
+    {
+        var dir = Directory.CreateTempSubdirectory($"rwkv-{name}-emulation-").FullName;
+        File.WriteAllText(Path.Combine(dir, "kernel.cu"), kernelSource);
+        File.WriteAllText(Path.Combine(dir, "harness.cpp"), harness);
+        var exe = Path.Combine(dir, "harness");
+        try
+        {
+            // -ffp-contract=off: the emulation must not fuse a multiply and an add that the kernel keeps apart.
+            var (code, output) = Run("g++", dir, "-O1", "-std=c++17", "-ffp-contract=off", "-Wall", "-Werror", "harness.cpp", "-o", exe);
+            return code == 0 ? (exe, "") : throw new InvalidOperationException($"g++ failed to compile the CUDA source as C++:\n{output}");
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return (null, "no g++ on this machine");
+        }
+    }
+
+    /// <summary>Runs <paramref name="exe"/> in <paramref name="dir"/>: exit code and everything it printed.</summary>
+    public static (int Code, string Output) Run(string exe, string dir, params string[] args)
+    {
+        var psi = new ProcessStartInfo(exe) { WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+            psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var output = p.StandardOutput.ReadToEndAsync();
+        var errors = p.StandardError.ReadToEndAsync();
+        p.WaitForExit();
+        return (p.ExitCode, output.Result + errors.Result);
+    }
+}
