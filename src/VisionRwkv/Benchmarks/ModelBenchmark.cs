@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using TorchSharp;
 using VisionRwkv.Checkpoints;
 using VisionRwkv.Models;
+using VisionRwkv.Training;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Benchmarks;
@@ -206,7 +207,7 @@ public static class ModelBenchmark
                 else
                 {
                     module.train();
-                    optimizer = optim.AdamW(module.parameters(), lr: 1e-4);
+                    optimizer = new FusedAdamW(module.parameters(), lr: 1e-4);
                 }
                 return new Session(module, images, labels, optimizer, flops);
             }

@@ -45,7 +45,7 @@ public static class ParameterGroups
         return (decay, noDecay);
     }
 
-    /// <summary>AdamW over the two groups (decayed group first), all options from <paramref name="config"/>.</summary>
+    /// <summary>AdamW (fused, see <see cref="FusedAdamW"/>) over the two groups (decayed group first), all options from <paramref name="config"/>.</summary>
     public static AdamW CreateAdamW(nn.Module model, TrainConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -57,6 +57,6 @@ public static class ParameterGroups
             groups.Add(new AdamW.ParamGroup(noDecay.Select(d => d.Parameter), config.LearningRate, config.Beta1, config.Beta2, config.Eps, 0.0, false, false));
         if (groups.Count == 0)
             throw new ArgumentException("The model has no trainable parameters.");
-        return new AdamW(groups, config.LearningRate, config.Beta1, config.Beta2, config.Eps, config.WeightDecay);
+        return new FusedAdamW(groups, config.LearningRate, config.Beta1, config.Beta2, config.Eps, config.WeightDecay);
     }
 }
