@@ -195,4 +195,16 @@ public class TrainerTests
         var e = Assert.Throws<FileNotFoundException>(() => Trainer.Resume(dir.Path, model, Blobs()));
         Assert.Contains("config.json", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_diverging_run_stops_with_a_message_that_names_the_epoch_and_batch()
+    {
+        using var dir = new TempDir();
+        using var model = new TinyMlp(8, 16, 3, seed: 1);
+        // The first update moves every weight by about the learning rate: 1e30 overflows the logits of batch 2.
+        var cfg = Small with { LearningRate = 1e30, WarmupEpochs = 0, ClipGradNorm = 0 };
+        using var trainer = new Trainer(model, cfg, Blobs(), dir.Path, new TrainerOptions { WritePlots = false });
+        var e = Assert.Throws<InvalidOperationException>(() => trainer.Fit());
+        Assert.Matches(@"^Training loss became (NaN|∞|Infinity|-∞|-Infinity) at epoch 1, batch [2-8];", e.Message);
+    }
 }
