@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
 
 namespace VisionRwkv.Tests;
 
@@ -15,15 +17,24 @@ internal static class CudaEmulation
     /// </summary>
     public static (string? Exe, string Why) Build(string name, string kernelSource, string harness)
     {
-        var dir = Directory.CreateTempSubdirectory($"rwkv-{name}-emulation-").FullName;
+        // One folder per kernel and harness version, reused across runs (nothing piles up in /tmp); the executable
+        // appears under its final name only once complete.
+        var hash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(kernelSource + "\0" + harness)))[..16];
+        var dir = Directory.CreateDirectory(Path.Combine(Path.GetTempPath(), $"rwkv-{name}-emulation-{hash}")).FullName;
+        var exe = Path.Combine(dir, "harness");
+        if (File.Exists(exe))
+            return (exe, "");
         File.WriteAllText(Path.Combine(dir, "kernel.cu"), kernelSource);
         File.WriteAllText(Path.Combine(dir, "harness.cpp"), harness);
-        var exe = Path.Combine(dir, "harness");
+        var partial = $"{exe}.{Environment.ProcessId}.part";
         try
         {
             // -ffp-contract=off: the emulation must not fuse a multiply and an add that the kernel keeps apart.
-            var (code, output) = Run("g++", dir, "-O1", "-std=c++17", "-ffp-contract=off", "-Wall", "-Werror", "harness.cpp", "-o", exe);
-            return code == 0 ? (exe, "") : throw new InvalidOperationException($"g++ failed to compile the CUDA source as C++:\n{output}");
+            var (code, output) = Run("g++", dir, "-O1", "-std=c++17", "-ffp-contract=off", "-Wall", "-Werror", "harness.cpp", "-o", partial);
+            if (code != 0)
+                throw new InvalidOperationException($"g++ failed to compile the CUDA source as C++:\n{output}");
+            File.Move(partial, exe, overwrite: true);
+            return (exe, "");
         }
         catch (System.ComponentModel.Win32Exception)
         {
