@@ -218,79 +218,54 @@ public sealed class Trainer : IDisposable
         long samples = 0;
         int index = 0;
         double lr = _schedule.At(Updates);
-        // A step's loss is read on the host (a device synchronisation on a GPU) only after the next step has been
-        // queued, so that the device never idles while the host waits; the last one at the end of the epoch.
-        PendingLoss? pending = null;
-        void Settle()
+        _optimizer.zero_grad();
+        foreach (var batch in _data.Train.GetBatches(epoch, epochSeed))
         {
-            if (pending is not { } p) return;
-            pending = null;
-            double value;
-            using (p.Loss)
-                value = p.Loss.item<float>();
-            if (!double.IsFinite(value))
-                throw new InvalidOperationException($"Training loss became {value} at epoch {epoch}, batch {p.Batch}; lower the learning rate or check the data.");
-            lossSum += value * p.Size;
-            samples += p.Size;
-        }
-        try
-        {
-            _optimizer.zero_grad();
-            foreach (var batch in _data.Train.GetBatches(epoch, epochSeed))
+            using (batch)
             {
-                using (batch)
+                if (index >= batches)
+                    throw new InvalidOperationException($"The training source yielded more than its BatchCount of {batches} batches in epoch {epoch}.");
+                // Micro-batches of one update share its 1/N scale; the last group of an epoch may be shorter.
+                int groupStart = index / accum * accum;
+                int groupSize = Math.Min(accum, batches - groupStart);
+                bool updateNow = index == groupStart + groupSize - 1;
+                var hookRng = _hook is null ? null : _rng.NextRandom();
+                using (var scope = NewDisposeScope())
                 {
-                    if (index >= batches)
-                        throw new InvalidOperationException($"The training source yielded more than its BatchCount of {batches} batches in epoch {epoch}.");
-                    // Micro-batches of one update share its 1/N scale; the last group of an epoch may be shorter.
-                    int groupStart = index / accum * accum;
-                    int groupSize = Math.Min(accum, batches - groupStart);
-                    bool updateNow = index == groupStart + groupSize - 1;
-                    var hookRng = _hook is null ? null : _rng.NextRandom();
-                    using (var scope = NewDisposeScope())
+                    var x = batch.Inputs.to(_device); // [B,C,H,W]
+                    var y = batch.Targets.to(_device);
+                    if (_hook is not null)
+                        (x, y) = _hook.Apply(x, y, NumClasses(), hookRng!);
+                    var logits = _model.call(x);       // [B,K]
+                    var loss = Losses.Compute(logits, y, Config.MultiLabel, Config.LabelSmoothing, _posWeight);
+                    double lossValue = loss.item<float>();
+                    if (!double.IsFinite(lossValue))
+                        throw new InvalidOperationException($"Training loss became {lossValue} at epoch {epoch}, batch {index + 1}; lower the learning rate or check the data.");
+                    (groupSize == 1 ? loss : loss / groupSize).backward();
+                    lossSum += lossValue * batch.Size;
+                    samples += batch.Size;
+                    if (updateNow)
                     {
-                        var x = batch.Inputs.to(_device); // [B,C,H,W]
-                        var y = batch.Targets.to(_device);
-                        if (_hook is not null)
-                            (x, y) = _hook.Apply(x, y, NumClasses(), hookRng!);
-                        var logits = _model.call(x);       // [B,K]
-                        var loss = Losses.Compute(logits, y, Config.MultiLabel, Config.LabelSmoothing, _posWeight);
-                        (groupSize == 1 ? loss : loss / groupSize).backward();
-                        if (updateNow)
-                        {
-                            lr = _schedule.At(Updates);
-                            foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
-                            if (Config.ClipGradNorm > 0)
-                                nn.utils.clip_grad_norm_(_parameters, Config.ClipGradNorm);
-                            _optimizer.step();
-                            _optimizer.zero_grad();
-                            Updates++;
-                            _ema?.Update(Updates);
-                        }
-                        Settle();
-                        pending = new PendingLoss(loss.detach().DetachFromDisposeScope(), index + 1, batch.Size);
+                        lr = _schedule.At(Updates);
+                        foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
+                        if (Config.ClipGradNorm > 0)
+                            nn.utils.clip_grad_norm_(_parameters, Config.ClipGradNorm);
+                        _optimizer.step();
+                        _optimizer.zero_grad();
+                        Updates++;
+                        _ema?.Update(Updates);
                     }
-                    index++;
-                    if (index == batches)
-                        Settle();
-                    _reporter.StepCompleted(new StepProgress(epoch, index, batches, samples == 0 ? 0 : lossSum / samples, lr, Updates));
                 }
-                if (cancellationToken.IsCancellationRequested && index < batches)
-                    return null;
+                index++;
+                _reporter.StepCompleted(new StepProgress(epoch, index, batches, samples == 0 ? 0 : lossSum / samples, lr, Updates));
             }
-            Settle();
-        }
-        finally
-        {
-            pending?.Loss.Dispose();
+            if (cancellationToken.IsCancellationRequested && index < batches)
+                return null;
         }
         if (index != batches)
             throw new InvalidOperationException($"The training source yielded {index} batches in epoch {epoch} but reports BatchCount {batches}.");
         return lossSum / samples;
     }
-
-    /// <summary>A step's loss on the device, not yet read: its 1-based batch number and sample count.</summary>
-    readonly record struct PendingLoss(Tensor Loss, int Batch, long Size);
 
     int _numClasses;
 
