@@ -30,7 +30,9 @@ internal static class CudaEmulation
         try
         {
             // -ffp-contract=off: the emulation must not fuse a multiply and an add that the kernel keeps apart.
-            var (code, output) = Run("g++", dir, "-O1", "-std=c++17", "-ffp-contract=off", "-Wall", "-Werror", "harness.cpp", "-o", partial);
+            // AddressSanitizer: a thread that reads or writes past its buffers aborts the harness instead of passing.
+            var (code, output) = Run("g++", dir, "-O1", "-std=c++17", "-ffp-contract=off", "-fsanitize=address",
+                "-fno-omit-frame-pointer", "-Wall", "-Werror", "harness.cpp", "-o", partial);
             if (code != 0)
                 throw new InvalidOperationException($"g++ failed to compile the CUDA source as C++:\n{output}");
             File.Move(partial, exe, overwrite: true);

@@ -1,4 +1,5 @@
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using TorchSharp;
 using TorchSharp.Modules;
 using VisionRwkv.Runtime;
@@ -13,9 +14,9 @@ namespace VisionRwkv.Training;
 /// runs nine tensor ops per parameter and creates about six native Scalars that only the finalizer frees; for a small
 /// model it is all dispatch overhead (vrwkv_mini_28's 63 tensors: 14.9 ms per step against 3.8 ms fused, in a
 /// microbenchmark on the 2-core build machine), and on a GPU it is nine kernel launches per parameter.
-/// Here: on CPU, two SIMD passes and one LibTorch sqrt per parameter, with the same bits as TorchSharp's AdamW
-/// (LibTorch's float sqrt is not correctly rounded on this build, so it is the one op kept); on CUDA, one kernel per
-/// parameter (<see cref="FusedAdamWCuda"/>; close to, not bit-equal with, the op sequence). Other dtypes and devices
+/// Here: on x86-64 CPUs with FMA, two SIMD passes and one LibTorch sqrt per parameter, with the same bits as
+/// TorchSharp's AdamW (LibTorch's float sqrt is not correctly rounded on this build, so it is the one op kept); on
+/// CUDA, one kernel per parameter (<see cref="FusedAdamWCuda"/>; close to, not bit-equal with, the op sequence). Other dtypes and devices
 /// run <see cref="ReferenceUpdate"/>, the op sequence itself. AMSGrad and maximize are not supported.
 /// </summary>
 public sealed class FusedAdamW : AdamW
@@ -122,8 +123,11 @@ public sealed class FusedAdamW : AdamW
             t.device_type == p.device_type && t.device_index == p.device_index) &&
         grad.numel() == p.numel() && m.numel() == p.numel() && v.numel() == p.numel();
 
+    // Same bits need LibTorch's AVX2/FMA kernels on the other side and hardware FMA here; elsewhere (ARM64, where
+    // Vector256 is not accelerated; x86 without FMA) the op sequence runs.
     private static bool CanFuseOnCpu(Tensor p, Tensor grad, Tensor m, Tensor v) =>
-        p.device_type == DeviceType.CPU && Fusable(p, grad, m, v) && p.numel() <= int.MaxValue / sizeof(float);
+        p.device_type == DeviceType.CPU && Vector256.IsHardwareAccelerated && Fma.IsSupported && Fusable(p, grad, m, v) &&
+        p.numel() <= int.MaxValue / sizeof(float);
 
     /// <summary>
     /// The CPU update. Per element, exactly what LibTorch's CPU kernels compute for the op sequence (checked bit for bit

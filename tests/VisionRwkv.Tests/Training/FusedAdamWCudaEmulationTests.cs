@@ -30,8 +30,9 @@ public class FusedAdamWCudaEmulationTests
             for (auto* a : { &p, &g, &m, &v })
                 if (fread(a->data(), 4, n, in) != (size_t)n) return 2;
             fclose(in);
+            // Whole blocks of 256 as a launch runs them: the spare threads of the last block must write nothing.
             blockDim.x = 256;
-            for (long long i = 0; i < n; i++)
+            for (long long i = 0; i < (n + 255) / 256 * 256; i++)
             {
                 blockIdx.x = i / 256;
                 threadIdx.x = i % 256;

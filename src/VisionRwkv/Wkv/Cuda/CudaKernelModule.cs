@@ -6,7 +6,8 @@ namespace VisionRwkv.Wkv.Cuda;
 /// <summary>
 /// One CUDA C source compiled at run time with NVRTC (once per compute capability) and loaded into each device's
 /// primary context (once per device), with launches of its kernels on LibTorch tensors' device memory. Every kernel
-/// parameter is 8 bytes (a device pointer or an i64). Thread-safe.
+/// parameter is 8 bytes: a device pointer, an i64, or a double passed as its bit pattern
+/// (<see cref="BitConverter.DoubleToInt64Bits"/>). Thread-safe.
 /// </summary>
 /// <param name="source">CUDA C source.</param>
 /// <param name="fileName">Name NVRTC reports in its messages.</param>

@@ -1,5 +1,6 @@
 using TorchSharp;
 using VisionRwkv.Models;
+using VisionRwkv.Training;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Wkv.Cuda;
@@ -14,8 +15,9 @@ public sealed record WkvCheckRow(string Case, string Direction, long T, string Q
 /// <summary>
 /// On-device correctness check of the fused CUDA kernels (for a machine with a GPU but no test runner): the forward and
 /// the gradients of L = Σ y·r in k, v, w, u, from <see cref="Wkv4Cuda"/> and <see cref="Wkv4Chunked"/> in float32,
-/// against the serial-scan reference in float64 on the same device, for several lengths and for extreme inputs; and
-/// the fused Q-Shift + token mixes against their tensor-op composition in float64.
+/// against the serial-scan reference in float64 on the same device, for several lengths and for extreme inputs; the
+/// fused Q-Shift + token mixes against their tensor-op composition in float64; and the fused AdamW update against the
+/// op sequence in float64.
 /// </summary>
 public static class WkvCudaCheck
 {
@@ -38,6 +40,43 @@ public static class WkvCudaCheck
         }
         foreach (var (h, w, c, m) in new[] { (14, 14, 192, 3), (7, 9, 40, 2), (1, 1, 8, 3), (3, 5, 6, 1) })
             rows.AddRange(TokenShiftCase(h, w, c, m, device));
+        foreach (var (n, step) in new[] { (1L, 1L), (1000L, 1L), (147456L, 7L) })
+            rows.AddRange(AdamWCase(n, step, device));
+        return rows;
+    }
+
+    /// <summary>
+    /// One fused AdamW update (<see cref="FusedAdamWCuda"/>) against <see cref="FusedAdamW.ReferenceUpdate"/> in
+    /// float64 from the same float32 values: p, and the moments m and v, each relative to its largest magnitude.
+    /// </summary>
+    private static List<WkvCheckRow> AdamWCase(long n, long step, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var gen = new Generator((ulong)(n + step));
+        Tensor[] start = [randn(n, generator: gen), randn(n, generator: gen) * 0.1, randn(n, generator: gen) * 0.01,
+            rand(n, generator: gen) * 1e-3];                                        // p, g, m, v
+        var options = new TorchSharp.Modules.AdamW.Options
+        {
+            LearningRate = 2e-3, beta1 = 0.9, beta2 = 0.99, eps = 1e-8, weight_decay = 0.05,
+        };
+        var c = FusedAdamW.Coefficients.For(options, step);
+        var expected = start.Select(t => t.to(ScalarType.Float64).to(device)).ToArray();
+        FusedAdamW.ReferenceUpdate(expected[0], expected[1], expected[2], expected[3], c);
+        var rows = new List<WkvCheckRow>();
+        var actual = start.Select(t => t.to(device)).ToArray();
+        if (!FusedAdamWCuda.CanRun(device))
+        {
+            rows.Add(new WkvCheckRow($"adamw n={n} step={step}", "adamw", n, "p", double.NaN, double.NaN, false, false));
+            return rows;
+        }
+        FusedAdamWCuda.Update(actual[0], actual[1], actual[2], actual[3], c);
+        foreach (var (q, i) in new[] { ("p", 0), ("m", 2), ("v", 3) })
+        {
+            double[] e = Flat(expected[i]), a = Flat(actual[i]);
+            double err = Error(e, a, floor: double.Epsilon);   // the moments are far below 1: relative to their own size
+            bool finite = a.All(double.IsFinite);
+            rows.Add(new WkvCheckRow($"adamw n={n} step={step}", "adamw", n, q, err, double.NaN, finite, finite && err <= 1e-6));
+        }
         return rows;
     }
 
@@ -131,9 +170,10 @@ public static class WkvCudaCheck
         return d.data<double>().ToArray();
     }
 
-    private static double Error(double[] expected, double[] actual)
+    /// <summary>max |actual - expected| / max(floor, max |expected|); infinite where a difference is NaN.</summary>
+    private static double Error(double[] expected, double[] actual, double floor = 1)
     {
-        double scale = Math.Max(1, expected.Max(Math.Abs));
+        double scale = Math.Max(floor, expected.Max(Math.Abs));
         double worst = 0;
         for (int i = 0; i < expected.Length; i++)
         {
