@@ -150,4 +150,17 @@ public class FusedAdamWTests
         using var model = new TinyMlp(8, 16, 3, seed: 1);
         Assert.IsType<FusedAdamW>(ParameterGroups.CreateAdamW(model, TrainConfig.Default));
     }
+
+    [Fact]
+    public void The_on_device_AdamW_check_passes_the_fused_CPU_update_and_fails_one_without_weight_decay()
+    {
+        // The rows `rwkv bench wkv --device cuda --check` prints for the CUDA kernel, driven here by CPU updates.
+        var cpu = new Device(DeviceType.CPU);
+        var good = VisionRwkv.Wkv.Cuda.WkvCudaCheck.AdamWCase(100_000, 3, cpu, FusedAdamW.Update);
+        Assert.Equal(["p", "m", "v"], good.Select(r => r.Quantity));
+        Assert.All(good, r => Assert.True(r.Pass, $"{r.Quantity}: error {r.Error:E2}"));
+        var noDecay = VisionRwkv.Wkv.Cuda.WkvCudaCheck.AdamWCase(100_000, 3, cpu,
+            (p, g, m, v, c) => FusedAdamW.Update(p, g, m, v, c with { Decay = 1 }));
+        Assert.False(noDecay.Single(r => r.Quantity == "p").Pass);
+    }
 }

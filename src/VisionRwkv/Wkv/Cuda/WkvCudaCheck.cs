@@ -46,12 +46,17 @@ public static class WkvCudaCheck
     }
 
     /// <summary>
-    /// One fused AdamW update (<see cref="FusedAdamWCuda"/>) against <see cref="FusedAdamW.ReferenceUpdate"/> in
-    /// float64 from the same float32 values: p, and the moments m and v, each relative to its largest magnitude.
+    /// One fused AdamW update against <see cref="FusedAdamW.ReferenceUpdate"/> in float64 from the same float32 values:
+    /// p, and the moments m and v, each relative to its largest magnitude. <paramref name="update"/> is the update under
+    /// test, <see cref="FusedAdamWCuda"/> when null (a failing row when it cannot run on <paramref name="device"/>).
     /// </summary>
-    private static List<WkvCheckRow> AdamWCase(long n, long step, Device device)
+    internal static List<WkvCheckRow> AdamWCase(long n, long step, Device device,
+        Action<Tensor, Tensor, Tensor, Tensor, FusedAdamW.Coefficients>? update = null)
     {
         using var scope = NewDisposeScope();
+        string name = $"adamw n={n} step={step}";
+        if (update is null && !FusedAdamWCuda.CanRun(device))
+            return [new WkvCheckRow(name, "adamw", n, "p", double.NaN, double.NaN, false, false)];
         var gen = new Generator((ulong)(n + step));
         Tensor[] start = [randn(n, generator: gen), randn(n, generator: gen) * 0.1, randn(n, generator: gen) * 0.01,
             rand(n, generator: gen) * 1e-3];                                        // p, g, m, v
@@ -62,20 +67,15 @@ public static class WkvCudaCheck
         var c = FusedAdamW.Coefficients.For(options, step);
         var expected = start.Select(t => t.to(ScalarType.Float64).to(device)).ToArray();
         FusedAdamW.ReferenceUpdate(expected[0], expected[1], expected[2], expected[3], c);
-        var rows = new List<WkvCheckRow>();
         var actual = start.Select(t => t.to(device)).ToArray();
-        if (!FusedAdamWCuda.CanRun(device))
-        {
-            rows.Add(new WkvCheckRow($"adamw n={n} step={step}", "adamw", n, "p", double.NaN, double.NaN, false, false));
-            return rows;
-        }
-        FusedAdamWCuda.Update(actual[0], actual[1], actual[2], actual[3], c);
+        (update ?? FusedAdamWCuda.Update)(actual[0], actual[1], actual[2], actual[3], c);
+        var rows = new List<WkvCheckRow>();
         foreach (var (q, i) in new[] { ("p", 0), ("m", 2), ("v", 3) })
         {
             double[] e = Flat(expected[i]), a = Flat(actual[i]);
             double err = Error(e, a, floor: double.Epsilon);   // the moments are far below 1: relative to their own size
             bool finite = a.All(double.IsFinite);
-            rows.Add(new WkvCheckRow($"adamw n={n} step={step}", "adamw", n, q, err, double.NaN, finite, finite && err <= 1e-6));
+            rows.Add(new WkvCheckRow(name, "adamw", n, q, err, double.NaN, finite, finite && err <= 1e-6));
         }
         return rows;
     }
