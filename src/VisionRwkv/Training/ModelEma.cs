@@ -1,4 +1,7 @@
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using TorchSharp;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Training;
@@ -40,11 +43,40 @@ public sealed class ModelEma : IDisposable
         using var _ = no_grad();
         foreach (var (_, src, shadow) in _entries)
         {
-            if (shadow.is_floating_point())
+            if (!shadow.is_floating_point())
+                shadow.copy_(src);
+            else if (ReferenceOnly || !CanFuse(shadow, src))
                 shadow.mul_(d).add_(src, alpha: 1 - d);
             else
-                shadow.copy_(src);
+                FusedUpdate(shadow, src, (float)d, (float)(1 - d));
         }
+    }
+
+    /// <summary>Every tensor takes the op sequence (for tests).</summary>
+    internal bool ReferenceOnly { get; init; }
+
+    // As for FusedAdamW: the same bits as LibTorch's kernels need its AVX2/FMA code and hardware FMA here.
+    private static bool CanFuse(Tensor shadow, Tensor src) =>
+        Vector256.IsHardwareAccelerated && Fma.IsSupported &&
+        new[] { shadow, src }.All(t => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous()) &&
+        shadow.numel() == src.numel() && shadow.numel() <= int.MaxValue / sizeof(float);
+
+    /// <summary>
+    /// shadow = fma(src, 1 - d, shadow·d) in one pass: what mul_(d) then add_(src, alpha) compute in LibTorch's CPU
+    /// kernels (scalars rounded to float, the alpha add fused), without two ops and two native Scalars per tensor.
+    /// </summary>
+    private static unsafe void FusedUpdate(Tensor shadow, Tensor src, float d, float a)
+    {
+        float* sp = (float*)CpuTensor.Ptr(shadow), xp = (float*)CpuTensor.Ptr(src);
+        CpuTensor.ForEachChunk(shadow.numel(), (start, end) =>
+        {
+            long i = start;
+            var (vd, va) = (Vector256.Create(d), Vector256.Create(a));
+            for (; i <= end - Vector256<float>.Count; i += Vector256<float>.Count)
+                Vector256.FusedMultiplyAdd(Vector256.Load(xp + i), va, Vector256.Load(sp + i) * vd).Store(sp + i);
+            for (; i < end; i++)
+                sp[i] = MathF.FusedMultiplyAdd(xp[i], a, sp[i] * d);
+        });
     }
 
     /// <summary>Copies saved shadow values in (by key); throws naming any missing key.</summary>

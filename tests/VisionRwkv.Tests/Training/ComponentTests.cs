@@ -110,6 +110,35 @@ public class ComponentTests
     }
 
     [Fact]
+    public void The_fused_ema_update_gives_the_same_bits_as_the_op_sequence()
+    {
+        // Weights of 1..3 x 65,536 elements: SIMD bodies, scalar tails and several parallel chunks.
+        float[][] Run(bool reference)
+        {
+            using var scope = NewDisposeScope();
+            using var model = nn.Sequential(nn.Linear(300, 700), nn.Linear(700, 7), nn.LayerNorm(7));
+            var gen = new Generator(21);
+            using (no_grad())
+                foreach (var p in model.parameters())
+                    p.copy_(randn(p.shape, generator: gen));
+            using var ema = new ModelEma(model, decay: 0.999, warmup: true) { ReferenceOnly = reference };
+            for (long update = 1; update <= 6; update++)
+            {
+                using (no_grad())
+                    foreach (var p in model.parameters())
+                        p.add_(randn(p.shape, generator: gen) * 0.01);
+                ema.Update(update);
+            }
+            return [.. ema.State.Select(kv => kv.Value.data<float>().ToArray())];
+        }
+        var (expected, actual) = (Run(reference: true), Run(reference: false));
+        Assert.Equal(expected.Length, actual.Length);
+        for (int t = 0; t < expected.Length; t++)
+            Assert.True(expected[t].Select(BitConverter.SingleToInt32Bits).SequenceEqual(actual[t].Select(BitConverter.SingleToInt32Bits)),
+                $"shadow tensor {t} differs");
+    }
+
+    [Fact]
     public void Mixup_targets_are_convex_mixtures_and_cutmix_lambda_matches_the_pasted_area()
     {
         using var scope = NewDisposeScope();
