@@ -1,5 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Runtime;
@@ -12,6 +14,17 @@ internal static unsafe class CpuTensor
     /// int.MaxValue bytes: callers check the size before choosing a fused path.
     /// </summary>
     public static nint Ptr(Tensor t) => (nint)Unsafe.AsPointer(ref MemoryMarshal.GetReference(t.bytes));
+
+    /// <summary>
+    /// Whether an element-wise fused kernel may replace LibTorch ops on these tensors with the same bits: all contiguous
+    /// float32 CPU tensors of one element count (at most int.MaxValue bytes), Vector256 accelerated and hardware FMA
+    /// (LibTorch's AVX2 kernels fuse multiply-adds; elsewhere, e.g. ARM64, the ops must run).
+    /// </summary>
+    public static bool FusableElementwise(params Tensor[] tensors) =>
+        Vector256.IsHardwareAccelerated && Fma.IsSupported &&
+        tensors.All(t => t.device_type == TorchSharp.DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous() &&
+            t.numel() == tensors[0].numel()) &&
+        tensors[0].numel() <= int.MaxValue / sizeof(float);
 
     /// <summary>Elements per parallel work item of <see cref="ForEachChunk"/>: large enough that scheduling costs nothing next to the loop.</summary>
     public const long Chunk = 1 << 16;

@@ -1,5 +1,4 @@
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using TorchSharp;
 using TorchSharp.Modules;
 using VisionRwkv.Runtime;
@@ -97,7 +96,7 @@ public sealed class FusedAdamW : AdamW
     /// <summary>One AdamW update of <paramref name="p"/>, <paramref name="m"/> (exp_avg) and <paramref name="v"/> (exp_avg_sq), in place.</summary>
     public static void Update(Tensor p, Tensor grad, Tensor m, Tensor v, Coefficients c)
     {
-        if (CanFuseOnCpu(p, grad, m, v))
+        if (FusableElementwise(p, grad, m, v))
             CpuUpdate(p, grad, m, v, c);
         else if (p.device_type == DeviceType.CUDA && Fusable(p, grad, m, v) && FusedAdamWCuda.CanRun(p.device))
             FusedAdamWCuda.Update(p, grad, m, v, c);
@@ -123,11 +122,6 @@ public sealed class FusedAdamW : AdamW
             t.device_type == p.device_type && t.device_index == p.device_index) &&
         grad.numel() == p.numel() && m.numel() == p.numel() && v.numel() == p.numel();
 
-    // Same bits need LibTorch's AVX2/FMA kernels on the other side and hardware FMA here; elsewhere (ARM64, where
-    // Vector256 is not accelerated; x86 without FMA) the op sequence runs.
-    private static bool CanFuseOnCpu(Tensor p, Tensor grad, Tensor m, Tensor v) =>
-        p.device_type == DeviceType.CPU && Vector256.IsHardwareAccelerated && Fma.IsSupported && Fusable(p, grad, m, v) &&
-        p.numel() <= int.MaxValue / sizeof(float);
 
     /// <summary>
     /// The CPU update. Per element, exactly what LibTorch's CPU kernels compute for the op sequence (checked bit for bit

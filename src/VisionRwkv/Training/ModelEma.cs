@@ -1,5 +1,4 @@
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using TorchSharp;
 using VisionRwkv.Runtime;
 using static TorchSharp.torch;
@@ -45,7 +44,7 @@ public sealed class ModelEma : IDisposable
         {
             if (!shadow.is_floating_point())
                 shadow.copy_(src);
-            else if (ReferenceOnly || !CanFuse(shadow, src))
+            else if (ReferenceOnly || !CpuTensor.FusableElementwise(shadow, src))
                 shadow.mul_(d).add_(src, alpha: 1 - d);
             else
                 FusedUpdate(shadow, src, (float)d, (float)(1 - d));
@@ -55,11 +54,6 @@ public sealed class ModelEma : IDisposable
     /// <summary>Every tensor takes the op sequence (for tests).</summary>
     internal bool ReferenceOnly { get; init; }
 
-    // As for FusedAdamW: the same bits as LibTorch's kernels need its AVX2/FMA code and hardware FMA here.
-    private static bool CanFuse(Tensor shadow, Tensor src) =>
-        Vector256.IsHardwareAccelerated && Fma.IsSupported &&
-        new[] { shadow, src }.All(t => t.device_type == DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous()) &&
-        shadow.numel() == src.numel() && shadow.numel() <= int.MaxValue / sizeof(float);
 
     /// <summary>
     /// shadow = fma(src, 1 - d, shadow·d) in one pass: what mul_(d) then add_(src, alpha) compute in LibTorch's CPU
