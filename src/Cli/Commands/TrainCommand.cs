@@ -1,3 +1,4 @@
+using VisionRwkv.Common;
 using System.CommandLine;
 using System.Globalization;
 using System.Diagnostics;

@@ -1,3 +1,4 @@
+using VisionRwkv.Common;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Serialization;

@@ -1,3 +1,4 @@
+using VisionRwkv.Common;
 using System.Globalization;
 using System.IO.Compression;
 using System.Numerics;

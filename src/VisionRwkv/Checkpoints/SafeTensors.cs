@@ -1,3 +1,4 @@
+using VisionRwkv.Common;
 using System.Buffers.Binary;
 using System.Text;
 using System.Text.Json;

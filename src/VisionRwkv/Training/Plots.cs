@@ -1,3 +1,4 @@
+using VisionRwkv.Common;
 using VisionRwkv.Checkpoints;
 using ScottPlot;
 

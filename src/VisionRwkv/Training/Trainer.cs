@@ -1,3 +1,4 @@
+using VisionRwkv.Common;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;

@@ -1,4 +1,4 @@
-namespace VisionRwkv.Checkpoints;
+namespace VisionRwkv.Common;
 
 /// <summary>
 /// Writes a file so that readers see either the old file or the complete new one: the bytes go to a temporary file
