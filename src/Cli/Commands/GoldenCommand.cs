@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
-using VisionRwkv.Golden;
+using VisionRwkv.Diagnostics;
 using VisionRwkv.Wkv;
 
 namespace VisionRwkv.Cli.Commands;

@@ -1,5 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Blocks;
+using VisionRwkv.Layers;
 using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
@@ -31,7 +33,7 @@ public sealed class VisionRwkvBackbone : nn.Module<Tensor, Tensor>
         {
             // Stochastic depth grows linearly with depth: linspace(0, rate, depth)[i].
             double dpr = cfg.Depth > 1 ? cfg.DropPathRate * i / (cfg.Depth - 1) : 0.0;
-            layers.Add(new Block(cfg, i, dpr));
+            layers.Add(new Block(cfg.Block, i, dpr));
         }
         ln1 = cfg.FinalNorm ? nn.LayerNorm(cfg.EmbedDims) : null;
         RegisterComponents();

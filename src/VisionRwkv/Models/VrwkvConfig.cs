@@ -1,3 +1,5 @@
+using VisionRwkv.Blocks;
+using VisionRwkv.Layers;
 using VisionRwkv.Wkv;
 
 namespace VisionRwkv.Models;
@@ -47,6 +49,14 @@ public sealed record VrwkvConfig
     public DataConfig Data { get; init; } = DataConfig.ImageNet();
 
     public int HiddenDims => HiddenRate * EmbedDims;
+
+    /// <summary>The part of this config every block is built from.</summary>
+    public BlockConfig Block => new()
+    {
+        EmbedDims = EmbedDims, Depth = Depth, HiddenRate = HiddenRate, PostNorm = PostNorm, KeyNorm = KeyNorm,
+        InitValues = InitValues, ShiftPixel = ShiftPixel, ChannelGamma = ChannelGamma, Wkv = Wkv,
+        WkvImplementation = WkvImplementation,
+    };
 
     /// <summary>The pos_embed grid the parameters are stored at.</summary>
     public PatchGrid StoredGrid => new((ImgHeight + PatchSize - 1) / PatchSize, (ImgWidth + PatchSize - 1) / PatchSize);

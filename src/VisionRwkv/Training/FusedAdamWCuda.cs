@@ -1,5 +1,6 @@
 using TorchSharp;
 using VisionRwkv.Wkv.Cuda;
+using VisionRwkv.Cuda;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Training;

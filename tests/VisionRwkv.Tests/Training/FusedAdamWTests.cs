@@ -156,10 +156,10 @@ public class FusedAdamWTests
     {
         // The rows `rwkv bench wkv --device cuda --check` prints for the CUDA kernel, driven here by CPU updates.
         var cpu = new Device(DeviceType.CPU);
-        var good = VisionRwkv.Wkv.Cuda.WkvCudaCheck.AdamWCase(100_000, 3, cpu, FusedAdamW.Update);
+        var good = VisionRwkv.Diagnostics.KernelCheck.AdamWCase(100_000, 3, cpu, FusedAdamW.Update);
         Assert.Equal(["p", "m", "v"], good.Select(r => r.Quantity));
         Assert.All(good, r => Assert.True(r.Pass, $"{r.Quantity}: error {r.Error:E2}"));
-        var noDecay = VisionRwkv.Wkv.Cuda.WkvCudaCheck.AdamWCase(100_000, 3, cpu,
+        var noDecay = VisionRwkv.Diagnostics.KernelCheck.AdamWCase(100_000, 3, cpu,
             (p, g, m, v, c) => FusedAdamW.Update(p, g, m, v, c with { Decay = 1 }));
         Assert.False(noDecay.Single(r => r.Quantity == "p").Pass);
     }

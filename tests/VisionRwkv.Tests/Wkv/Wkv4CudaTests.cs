@@ -1,5 +1,6 @@
 using TorchSharp;
 using VisionRwkv.Wkv;
+using VisionRwkv.Diagnostics;
 using VisionRwkv.Wkv.Cuda;
 using static TorchSharp.torch;
 
@@ -87,7 +88,7 @@ public class Wkv4CudaTests
     [CudaFact]
     public void Every_row_of_the_on_device_check_passes_token_shift_included()
     {
-        var rows = WkvCudaCheck.Run(CUDA);
+        var rows = KernelCheck.Run(CUDA);
         Assert.Contains(rows, r => r.Case.StartsWith("token-shift", StringComparison.Ordinal));
         var failed = rows.Where(r => !r.Pass).Select(r => $"{r.Case} {r.Direction} T={r.T} {r.Quantity}: {r.Error:E2}").ToList();
         Assert.True(failed.Count == 0, string.Join("; ", failed));

@@ -5,6 +5,9 @@ using TorchSharp;
 using VisionRwkv.Models;
 using VisionRwkv.Wkv;
 using VisionRwkv.Wkv.Cuda;
+using VisionRwkv.Blocks;
+using VisionRwkv.Diagnostics;
+using VisionRwkv.Layers;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Cli.Commands.Bench;
@@ -130,7 +133,7 @@ internal static class BenchWkvCommand
         if (Fast(196) is double wkv && C == VrwkvConfig.Tiny.EmbedDims)
         {
             using var scope = NewDisposeScope();
-            using var block = new Block(VrwkvConfig.Tiny, layerId: 1, dropPath: 0);
+            using var block = new Block(VrwkvConfig.Tiny.Block, layerId: 1, dropPath: 0);
             block.to(dev).eval();
             var x = randn(new[] { B, 196L, C }).to(dev);
             var grid = new PatchGrid(14, 14);
@@ -147,7 +150,7 @@ internal static class BenchWkvCommand
     /// <summary>Prints the fused-vs-reference and chunked-vs-reference errors; true when every row passes.</summary>
     private static bool Check(Device dev)
     {
-        var rows = WkvCudaCheck.Run(dev);
+        var rows = KernelCheck.Run(dev);
         Console.WriteLine("error = max|x - reference(float64)| / max(1, max|reference|); L = sum(y * r)");
         Console.WriteLine($"{"case",-21} {"direction",-14} {"T",6} {"qty",5} {"fused",10} {"chunked",10} {"ok",4}");
         foreach (var r in rows)

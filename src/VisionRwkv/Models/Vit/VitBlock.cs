@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using VisionRwkv.Runtime;
+using VisionRwkv.Layers;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Models.Vit;

@@ -1,5 +1,6 @@
 using TorchSharp;
 using VisionRwkv.Runtime;
+using VisionRwkv.Cuda;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Wkv.Cuda;

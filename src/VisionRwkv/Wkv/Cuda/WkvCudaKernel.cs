@@ -1,4 +1,5 @@
 using TorchSharp;
+using VisionRwkv.Cuda;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Wkv.Cuda;

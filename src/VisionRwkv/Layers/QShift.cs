@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Layers;
 
 /// <summary>
 /// Q-Shift: each quarter of the channels takes its value from one neighbouring patch, zero at the border.

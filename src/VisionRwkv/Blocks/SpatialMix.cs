@@ -2,9 +2,10 @@ using TorchSharp;
 using TorchSharp.Modules;
 using VisionRwkv.Wkv;
 using VisionRwkv.Runtime;
+using VisionRwkv.Layers;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Blocks;
 
 /// <summary>
 /// Spatial Mix (the official <c>VRWKV_SpatialMix</c>, key prefix <c>att.</c>): Q-Shift token mixing, then
@@ -22,9 +23,9 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
     private readonly Linear receptance;
     private readonly LayerNorm? key_norm;
     private readonly Linear output;
-    private readonly VrwkvConfig _cfg;
+    private readonly BlockConfig _cfg;
 
-    public SpatialMix(VrwkvConfig cfg, int layerId) : base(nameof(SpatialMix))
+    public SpatialMix(BlockConfig cfg, int layerId) : base(nameof(SpatialMix))
     {
         _cfg = cfg;
         int c = cfg.EmbedDims;

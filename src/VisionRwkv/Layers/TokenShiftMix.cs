@@ -3,7 +3,7 @@ using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 using static VisionRwkv.Runtime.CpuTensor;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Layers;
 
 /// <summary>
 /// Q-Shift followed by the token mixes of a block: with xx = <see cref="QShift.Apply"/>(x), each mix μ gives

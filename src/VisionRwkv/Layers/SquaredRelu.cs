@@ -4,7 +4,7 @@ using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 using static VisionRwkv.Runtime.CpuTensor;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Layers;
 
 /// <summary>
 /// relu(x)², the Channel Mix activation. On contiguous float32 CPU tensors it is one SIMD pass forward and one

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace VisionRwkv.Wkv.Cuda;
+namespace VisionRwkv.Cuda;
 
 /// <summary>
 /// NVRTC, CUDA's run-time compiler, found where a CUDA install or a PyTorch wheel keeps it and called through function

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Layers;
 
 /// <summary>
 /// SIMD loops of the fused Q-Shift + token mix over contiguous float32 [B,N,C] data, one grid row (b, h) per work

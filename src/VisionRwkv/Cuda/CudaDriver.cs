@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace VisionRwkv.Wkv.Cuda;
+namespace VisionRwkv.Cuda;
 
 /// <summary>
 /// The few CUDA driver API calls (libcuda.so.1) needed to load a compiled module and launch its kernels on the memory

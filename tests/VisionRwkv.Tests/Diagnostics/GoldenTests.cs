@@ -1,8 +1,8 @@
-using VisionRwkv.Golden;
+using VisionRwkv.Diagnostics;
 using VisionRwkv.Tests.Checkpoints;
 using VisionRwkv.Wkv;
 
-namespace VisionRwkv.Tests.Golden;
+namespace VisionRwkv.Tests.Diagnostics;
 
 public class GoldenTests
 {

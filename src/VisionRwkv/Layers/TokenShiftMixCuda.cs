@@ -1,8 +1,9 @@
 using TorchSharp;
 using VisionRwkv.Wkv.Cuda;
+using VisionRwkv.Cuda;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Layers;
 
 /// <summary>
 /// The fused Q-Shift + token mixes on CUDA: the same math as <see cref="TokenShiftMixKernel"/> (forward gather, the

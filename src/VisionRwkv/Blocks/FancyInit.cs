@@ -1,6 +1,6 @@
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Blocks;
 
 /// <summary>
 /// The official "fancy" initialisation of the RWKV parameters, scheduled by depth (vision-rwkv.md §1.7):

@@ -1,9 +1,10 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using VisionRwkv.Runtime;
+using VisionRwkv.Layers;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Blocks;
 
 /// <summary>
 /// One Vision-RWKV block (key prefix <c>layers.{i}.</c>). Pre-norm (VRWKV-T): x += γ1·att(ln1(x)); x += γ2·ffn(ln2(x)).
@@ -21,7 +22,7 @@ public sealed class Block : nn.Module<Tensor, PatchGrid, Tensor>
     private readonly DropPath drop_path;
     private readonly bool _postNorm;
 
-    public Block(VrwkvConfig cfg, int layerId, double dropPath) : base(nameof(Block))
+    public Block(BlockConfig cfg, int layerId, double dropPath) : base(nameof(Block))
     {
         int c = cfg.EmbedDims;
         _postNorm = cfg.PostNorm;

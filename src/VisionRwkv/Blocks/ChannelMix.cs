@@ -1,8 +1,9 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Layers;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Blocks;
 
 /// <summary>
 /// Channel Mix (the official <c>VRWKV_ChannelMix</c>, key prefix <c>ffn.</c>): Q-Shift, then a squared-ReLU MLP gated
@@ -16,9 +17,9 @@ public sealed class ChannelMix : nn.Module<Tensor, PatchGrid, Tensor>
     private readonly LayerNorm? key_norm;       // hidden (VRWKV-L)
     private readonly Linear receptance;         // C -> C
     private readonly Linear value;              // hidden -> C
-    private readonly VrwkvConfig _cfg;
+    private readonly BlockConfig _cfg;
 
-    public ChannelMix(VrwkvConfig cfg, int layerId) : base(nameof(ChannelMix))
+    public ChannelMix(BlockConfig cfg, int layerId) : base(nameof(ChannelMix))
     {
         _cfg = cfg;
         int c = cfg.EmbedDims, hidden = cfg.HiddenDims;

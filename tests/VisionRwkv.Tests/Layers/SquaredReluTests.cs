@@ -1,7 +1,7 @@
-using VisionRwkv.Models;
+using VisionRwkv.Layers;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Tests.Models;
+namespace VisionRwkv.Tests.Layers;
 
 public class SquaredReluTests
 {

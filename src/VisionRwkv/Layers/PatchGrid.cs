@@ -1,4 +1,4 @@
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Layers;
 
 /// <summary>The token grid after patch embedding: tokens are row-major, t = h*Width + w.</summary>
 public readonly record struct PatchGrid(long Height, long Width)

@@ -1,7 +1,7 @@
-using VisionRwkv.Models;
+using VisionRwkv.Layers;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Tests.Models;
+namespace VisionRwkv.Tests.Layers;
 
 /// <summary>
 /// The CUDA source of the fused token shift, emulated on the CPU (<see cref="CudaEmulation"/>), against the tensor-op

@@ -1,15 +1,17 @@
 using TorchSharp;
-using VisionRwkv.Models;
+using VisionRwkv.Layers;
 using VisionRwkv.Training;
+using VisionRwkv.Wkv;
+using VisionRwkv.Wkv.Cuda;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Wkv.Cuda;
+namespace VisionRwkv.Diagnostics;
 
 /// <summary>
 /// One compared quantity (y, dk, dv, dw or du) of one case: Error is max |fused - reference| / max(1, max |reference|),
 /// ChunkedError the same for the chunked tensor-op algorithm; Pass when the fused values are finite and within tolerance.
 /// </summary>
-public sealed record WkvCheckRow(string Case, string Direction, long T, string Quantity, double Error,
+public sealed record KernelCheckRow(string Case, string Direction, long T, string Quantity, double Error,
     double ChunkedError, bool Finite, bool Pass);
 
 /// <summary>
@@ -19,16 +21,16 @@ public sealed record WkvCheckRow(string Case, string Direction, long T, string Q
 /// fused Q-Shift + token mixes against their tensor-op composition in float64; and the fused AdamW update against the
 /// op sequence in float64.
 /// </summary>
-public static class WkvCudaCheck
+public static class KernelCheck
 {
     private static readonly string[] Quantities = ["y", "dk", "dv", "dw", "du"];
 
     /// <summary>Runs every case on <paramref name="device"/>; a row fails when its error exceeds the tolerance or a value is not finite.</summary>
-    public static List<WkvCheckRow> Run(Device device)
+    public static List<KernelCheckRow> Run(Device device)
     {
         if (!Wkv4Cuda.CanRun(device))
             throw new InvalidOperationException($"The fused CUDA WKV cannot run on {device}: {Wkv4Cuda.UnavailableReason}");
-        var rows = new List<WkvCheckRow>();
+        var rows = new List<KernelCheckRow>();
         foreach (var causal in new[] { false, true })
         {
             foreach (var T in new long[] { 1, 2, 7, 33, 196, 197, 3136 })
@@ -50,13 +52,13 @@ public static class WkvCudaCheck
     /// p, and the moments m and v, each relative to its largest magnitude. <paramref name="update"/> is the update under
     /// test, <see cref="FusedAdamWCuda"/> when null (a failing row when it cannot run on <paramref name="device"/>).
     /// </summary>
-    internal static List<WkvCheckRow> AdamWCase(long n, long step, Device device,
+    internal static List<KernelCheckRow> AdamWCase(long n, long step, Device device,
         Action<Tensor, Tensor, Tensor, Tensor, FusedAdamW.Coefficients>? update = null)
     {
         using var scope = NewDisposeScope();
         string name = $"adamw n={n} step={step}";
         if (update is null && !FusedAdamWCuda.CanRun(device))
-            return [new WkvCheckRow(name, "adamw", n, "p", double.NaN, double.NaN, false, false)];
+            return [new KernelCheckRow(name, "adamw", n, "p", double.NaN, double.NaN, false, false)];
         var gen = new Generator((ulong)(n + step));
         Tensor[] start = [randn(n, generator: gen), randn(n, generator: gen) * 0.1, randn(n, generator: gen) * 0.01,
             rand(n, generator: gen) * 1e-3];                                        // p, g, m, v
@@ -69,13 +71,13 @@ public static class WkvCudaCheck
         FusedAdamW.ReferenceUpdate(expected[0], expected[1], expected[2], expected[3], c);
         var actual = start.Select(t => t.to(device)).ToArray();
         (update ?? FusedAdamWCuda.Update)(actual[0], actual[1], actual[2], actual[3], c);
-        var rows = new List<WkvCheckRow>();
+        var rows = new List<KernelCheckRow>();
         foreach (var (q, i) in new[] { ("p", 0), ("m", 2), ("v", 3) })
         {
             double[] e = Flat(expected[i]), a = Flat(actual[i]);
             double err = Error(e, a, floor: double.Epsilon);   // the moments are far below 1: relative to their own size
             bool finite = a.All(double.IsFinite);
-            rows.Add(new WkvCheckRow(name, "adamw", n, q, err, double.NaN, finite, finite && err <= 1e-6));
+            rows.Add(new KernelCheckRow(name, "adamw", n, q, err, double.NaN, finite, finite && err <= 1e-6));
         }
         return rows;
     }
@@ -85,7 +87,7 @@ public static class WkvCudaCheck
     /// outputs and the gradients of L = Σ_m Σ out_m·r_m in x and in every μ_m. Odd grids and C not divisible by 4
     /// cover the border and remainder channels.
     /// </summary>
-    private static List<WkvCheckRow> TokenShiftCase(int h, int w, int c, int mixes, Device device)
+    private static List<KernelCheckRow> TokenShiftCase(int h, int w, int c, int mixes, Device device)
     {
         using var scope = NewDisposeScope();
         var gen = new Generator((ulong)(h * 1000 + w * 10 + mixes));
@@ -111,18 +113,18 @@ public static class WkvCudaCheck
         var actual = Run(ScalarType.Float32, fused: true);
         var names = Enumerable.Range(0, mixes).Select(i => $"out{i}").Append("dx")
             .Concat(Enumerable.Range(0, mixes).Select(i => $"dmu{i}")).ToArray();
-        var rows = new List<WkvCheckRow>();
+        var rows = new List<KernelCheckRow>();
         for (int q = 0; q < names.Length; q++)
         {
             double err = Error(expected[q], actual[q]);
             bool finite = actual[q].All(double.IsFinite);
-            rows.Add(new WkvCheckRow($"token-shift {h}x{w}x{c}", "q-shift", N, names[q], err, double.NaN, finite,
+            rows.Add(new KernelCheckRow($"token-shift {h}x{w}x{c}", "q-shift", N, names[q], err, double.NaN, finite,
                 finite && err <= 1e-5));
         }
         return rows;
     }
 
-    private static List<WkvCheckRow> Case(string name, bool causal, long B, long T, long C, double kMax,
+    private static List<KernelCheckRow> Case(string name, bool causal, long B, long T, long C, double kMax,
         (double Lo, double Hi) w, double uMax, double tolerance, Device device)
     {
         using var scope = NewDisposeScope();
@@ -153,12 +155,12 @@ public static class WkvCudaCheck
             : Wkv4Cuda.Bidirectional(a, b, c, d));
         var chunked = Run(inputs32, (a, b, c, d) => causal ? new Wkv4Chunked().Causal(a, b, c, d, Start(a)).Y
             : new Wkv4Chunked().Bidirectional(a, b, c, d));
-        var rows = new List<WkvCheckRow>();
+        var rows = new List<KernelCheckRow>();
         for (int q = 0; q < Quantities.Length; q++)
         {
             double err = Error(expected[q], fused[q]);
             bool finite = fused[q].All(double.IsFinite);
-            rows.Add(new WkvCheckRow(name, causal ? "causal" : "bidirectional", T, Quantities[q], err,
+            rows.Add(new KernelCheckRow(name, causal ? "causal" : "bidirectional", T, Quantities[q], err,
                 Error(expected[q], chunked[q]), finite, finite && err <= tolerance));
         }
         return rows;

@@ -6,7 +6,7 @@ using VisionRwkv.Models;
 using VisionRwkv.Wkv;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Golden;
+namespace VisionRwkv.Diagnostics;
 
 /// <summary>One compared quantity of a golden file: features, logits, loss or a grad.*.</summary>
 public sealed record GoldenComparison(string Name, double MaxRelativeError, double Tolerance)

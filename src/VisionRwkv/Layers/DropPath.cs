@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Layers;
 
 /// <summary>Stochastic depth per sample: drops a residual branch with probability p and scales survivors by 1/(1-p).</summary>
 public sealed class DropPath : nn.Module<Tensor, Tensor>

@@ -2,7 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Models;
+namespace VisionRwkv.Layers;
 
 /// <summary>
 /// mmcv PatchEmbed as the official backbone configures it: a strided conv named <c>projection</c>, after zero-padding

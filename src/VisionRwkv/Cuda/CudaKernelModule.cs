@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace VisionRwkv.Wkv.Cuda;
+namespace VisionRwkv.Cuda;
 
 /// <summary>
 /// One CUDA C source compiled at run time with NVRTC (once per compute capability) and loaded into each device's
