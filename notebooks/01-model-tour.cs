@@ -10,7 +10,7 @@ using static TorchSharp.torch;
 foreach (var entry in ModelRegistry.All.Where(e => !e.Name.EndsWith("_l", StringComparison.Ordinal)))
 {
     using var m = entry.Create(null);
-    Console.WriteLine($"{entry.Name,-14} {m.parameters().Sum(p => p.numel()) / 1e6,6:F2}M  {entry.Data.InChannels}x{entry.Data.Height}x{entry.Data.Width}");
+    Console.WriteLine($"{entry.Name,-14} {m.parameters().Sum(p => p.numel()) / 1e6,6:F2}M  {entry.Data.Channels}x{entry.Data.Height}x{entry.Data.Width}");
 }
 
 // ## 2. A forward pass: logits, tokens [B,N,C] and a feature map [B,C,H,W] for dense heads and saliency.

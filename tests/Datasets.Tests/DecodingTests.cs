@@ -1,5 +1,6 @@
 using SkiaSharp;
 using VisionRwkv.Datasets.Imaging;
+using VisionRwkv.Common;
 
 namespace VisionRwkv.Datasets.Tests;
 

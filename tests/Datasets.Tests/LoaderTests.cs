@@ -2,6 +2,8 @@ using SkiaSharp;
 using VisionRwkv.Datasets.Loading;
 using VisionRwkv.Datasets.Sources;
 using VisionRwkv.Datasets.Transforms;
+using VisionRwkv.Common;
+using VisionRwkv.Datasets;
 
 namespace VisionRwkv.Datasets.Tests;
 
@@ -34,7 +36,7 @@ public sealed class LoaderTests : IDisposable
                 var t = batch.Targets.dtype == TorchSharp.torch.ScalarType.Int64
                     ? batch.Targets.data<long>().Select(v => (float)v).ToArray()
                     : batch.Targets.data<float>().ToArray();
-                result.Add((batch.Images.data<float>().ToArray(), t, batch.Indices));
+                result.Add((batch.Inputs.data<float>().ToArray(), t, batch.Indices));
             }
         }
         return result;
@@ -43,7 +45,7 @@ public sealed class LoaderTests : IDisposable
     private DataLoader Loader(int threads, long seed, MixupCutmix? mixup = null, int batchSize = 8)
     {
         var ds = new ImageFolderDataset(dir.File("photos"));
-        var pipeline = ImagePipeline.Train(ImageDataConfig.ImageNet.WithSize(32), AugmentConfig.Strong with { ReProb = 0.5 });
+        var pipeline = ImagePipeline.Train(DataConfig.ImageNet().WithSize(32), AugmentConfig.Strong with { ReProb = 0.5 });
         return new DataLoader(ds, pipeline, new LoaderOptions { BatchSize = batchSize, Shuffle = true, Threads = threads, Seed = seed, Prefetch = 2 }, mixup);
     }
 
@@ -94,8 +96,8 @@ public sealed class LoaderTests : IDisposable
     {
         var loader = Loader(2, 1);
         using var batch = loader.Epoch(0).First();
-        Assert.Equal(new long[] { 8, 3, 32, 32 }, batch.Images.shape);
-        Assert.Equal(TorchSharp.torch.ScalarType.Float32, batch.Images.dtype);
+        Assert.Equal(new long[] { 8, 3, 32, 32 }, batch.Inputs.shape);
+        Assert.Equal(TorchSharp.torch.ScalarType.Float32, batch.Inputs.dtype);
         Assert.Equal(new long[] { 8 }, batch.Targets.shape);
         Assert.Equal(TorchSharp.torch.ScalarType.Int64, batch.Targets.dtype);
 
@@ -112,7 +114,7 @@ public sealed class LoaderTests : IDisposable
             lines.Add($"photos/class{i % 3}/img{i:D2}.{(i % 2 == 0 ? "png" : "jpg")},{(i % 2 == 0 ? "a|b" : "c")}");
         File.WriteAllLines(dir.File("m.csv"), lines);
         var ds = ManifestDataset.Open(dir.File("m.csv"));
-        var loader = new DataLoader(ds, ImagePipeline.Eval(ImageDataConfig.ImageNet.WithSize(16)), new LoaderOptions { BatchSize = 4, Threads = 2 });
+        var loader = new DataLoader(ds, ImagePipeline.Eval(DataConfig.ImageNet().WithSize(16)), new LoaderOptions { BatchSize = 4, Threads = 2 });
         using var batch = loader.Epoch(0).First();
         Assert.Equal(new long[] { 4, 3 }, batch.Targets.shape);
         Assert.Equal([1f, 1f, 0f, 0f, 0f, 1f], batch.Targets.data<float>().ToArray().Take(6));
@@ -165,7 +167,7 @@ public sealed class LoaderTests : IDisposable
         var images = Enumerable.Range(0, 10).Select(i => Enumerable.Repeat((byte)(i * 20), 28 * 28).ToArray()).ToArray();
         SourceTests.WriteIdx(dir.File("i.idx"), dir.File("l.idx"), images, [.. Enumerable.Range(0, 10).Select(i => (byte)i)], 28, 28, gzip: true);
         var ds = new IdxDataset(dir.File("i.idx"), dir.File("l.idx"), IdxDataset.FashionMnistClasses);
-        var cfg = ImageDataConfig.FashionMnist;
+        var cfg = DataConfig.FashionMnist();
         var loader = new DataLoader(ds, ImagePipeline.Eval(cfg), new LoaderOptions { BatchSize = 4, Threads = 3 });
         var batches = Run(loader, 0);
         Assert.Equal([4, 4, 2], batches.Select(b => b.Indices.Length));

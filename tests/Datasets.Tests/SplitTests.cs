@@ -1,5 +1,6 @@
 using VisionRwkv.Datasets.Imaging;
 using VisionRwkv.Datasets.Sources;
+using VisionRwkv.Common;
 
 namespace VisionRwkv.Datasets.Tests;
 

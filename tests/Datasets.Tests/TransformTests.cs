@@ -1,6 +1,8 @@
 using TorchSharp;
 using VisionRwkv.Datasets.Imaging;
 using VisionRwkv.Datasets.Transforms;
+using VisionRwkv.Common;
+using VisionRwkv.Datasets;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Datasets.Tests;
@@ -236,7 +238,7 @@ public sealed class TransformTests
     [Fact]
     public void Eval_pipeline_resizes_by_crop_pct_then_center_crops()
     {
-        var p = ImagePipeline.Eval(ImageDataConfig.ImageNet);
+        var p = ImagePipeline.Eval(DataConfig.ImageNet());
         Assert.Equal(256, p.Decode.MinShorterSide);
         var outp = p.Apply(Random(3, 480, 640, 1), new SeededRng(0));
         Assert.Equal((3, 224, 224), (outp.Channels, outp.Height, outp.Width));
@@ -250,7 +252,7 @@ public sealed class TransformTests
     [Fact]
     public void Train_pipeline_has_the_config_shape_and_is_reproducible()
     {
-        var data = ImageDataConfig.ImageNet.WithSize(64);
+        var data = DataConfig.ImageNet().WithSize(64);
         var p = ImagePipeline.Train(data, AugmentConfig.Strong);
         var a = p.Apply(Random(1, 100, 90, 2), SeededRng.For(1, 0, 5));
         var b = p.Apply(Random(1, 100, 90, 2), SeededRng.For(1, 0, 5));
@@ -263,9 +265,9 @@ public sealed class TransformTests
     [Fact]
     public void Data_config_validation_names_the_bad_field()
     {
-        var e = Assert.Throws<ArgumentException>(() => (ImageDataConfig.ImageNet with { Mean = [0.5f] }).Validate());
+        var e = Assert.Throws<ArgumentException>(() => (DataConfig.ImageNet() with { Mean = [0.5f] }).Validate());
         Assert.Contains("Mean", e.Message);
-        Assert.Equal(28, ImageDataConfig.FashionMnist.EvalResizeShorterSide);
-        Assert.Equal(256, ImageDataConfig.ImageNet.EvalResizeShorterSide);
+        Assert.Equal(28, DataConfig.FashionMnist().EvalResizeShorterSide);
+        Assert.Equal(256, DataConfig.ImageNet().EvalResizeShorterSide);
     }
 }

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using Spectre.Console;
-using VisionRwkv.Cli.Training;
-using VisionRwkv.Datasets.Transforms;
+using VisionRwkv.Runs;
 using VisionRwkv.Training;
+using VisionRwkv.Datasets;
 
 namespace VisionRwkv.Cli.Commands;
 
@@ -25,24 +25,9 @@ internal static class EvalCommand
         };
         command.SetAction(parse =>
         {
-            using var trained = TrainedModel.Open(parse.GetValue(run)!.FullName, parse.GetValue(checkpoint)?.FullName, parse.GetValue(ema));
-            var spec = trained.Spec;
-            var splits = DataSetup.Open(parse.GetValue(data) ?? spec.Data, spec.ValFraction, spec.Train.Seed);
-            string which = parse.GetValue(split)!;
-            var dataset = which switch
-            {
-                "test" => splits.Test ?? splits.Validation,
-                "val" => splits.Validation,
-                _ => throw new ArgumentException($"--split must be test or val, got '{which}'"),
-            } ?? throw new InvalidOperationException($"the data has no {which} split");
-            var source = new LoaderBatchSource(dataset, ImagePipeline.Eval(DataSetup.ToImageDataConfig(trained.Data)),
-                parse.GetValue(batch), shuffle: false, spec.LoaderThreads, spec.Train.Seed);
-            var report = Evaluator.Evaluate(trained.Model, source, new EvaluateOptions
-            {
-                MultiLabel = spec.Train.MultiLabel,
-                ClassNames = trained.Classes.Names,
-            });
-            Print(report, trained.Classes.Names, trained.Weights, dataset.Count);
+            using var trained = TrainedClassifier.Open(parse.GetValue(run)!.FullName, parse.GetValue(checkpoint)?.FullName, parse.GetValue(ema));
+            var report = trained.Evaluate(parse.GetValue(split)!, parse.GetValue(data), parse.GetValue(batch));
+            Print(report, trained.Classes.Names, trained.Weights);
             if (parse.GetValue(png) is { } file && report.ConfusionMatrix is { } cm)
             {
                 Plots.SaveConfusionMatrix(cm, trained.Classes.Names, file.FullName);
@@ -53,10 +38,10 @@ internal static class EvalCommand
         return command;
     }
 
-    private static void Print(EvaluationReport r, IReadOnlyList<string> names, string weights, int count)
+    private static void Print(EvaluationReport r, IReadOnlyList<string> names, string weights)
     {
         var inv = CultureInfo.InvariantCulture;
-        Console.WriteLine($"weights {weights}, {count} images");
+        Console.WriteLine($"weights {weights}, {r.Samples} images");
         if (r.MultiLabel && r.MultiLabelMetrics is { } ml)
         {
             var t = new Table().AddColumns("label", "AUROC", "AP");

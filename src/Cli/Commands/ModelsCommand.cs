@@ -27,7 +27,7 @@ internal static class ModelsCommand
                 table.AddRow(
                     entry.Name,
                     (count / 1e6).ToString("0.00", CultureInfo.InvariantCulture) + "M",
-                    $"{d.InChannels}x{d.Height}x{d.Width}",
+                    $"{d.Channels}x{d.Height}x{d.Width}",
                     $"{string.Join(",", d.Mean.Select(v => v.ToString("0.###", CultureInfo.InvariantCulture)))} / {string.Join(",", d.Std.Select(v => v.ToString("0.###", CultureInfo.InvariantCulture)))}",
                     Markup.Escape(entry.Description));
             }

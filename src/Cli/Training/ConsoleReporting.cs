@@ -29,10 +29,12 @@ internal sealed class SpectreReporter(ProgressContext ctx) : ITrainingReporter
     private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     private ProgressTask? _epoch;
     private int _epochs;
+    private IReadOnlyList<string> _columns = [];
 
     public void RunStarted(RunStart start)
     {
         _epochs = start.Epochs;
+        _columns = start.Columns;
         AnsiConsole.MarkupLine($"[grey]run[/] {Markup.Escape(start.RunDirectory)}: epochs {start.FirstEpoch}..{start.Epochs}, {start.BatchesPerEpoch} batches/epoch");
     }
 
@@ -51,13 +53,7 @@ internal sealed class SpectreReporter(ProgressContext ctx) : ITrainingReporter
     public void EpochCompleted(EpochSummary s, bool isBest)
     {
         if (_epoch is not null) { _epoch.Value = _epoch.MaxValue; _epoch.StopTask(); }
-        var parts = new List<string> { string.Create(Inv, $"epoch {s.Epoch} train_loss {s.TrainLoss:F4}") };
-        if (s.ValLoss is { } vl) parts.Add(string.Create(Inv, $"val_loss {vl:F4}"));
-        if (s.ValTop1 is { } t1) parts.Add(string.Create(Inv, $"val_top1 {t1 * 100:F2}%"));
-        if (s.EmaTop1 is { } e1) parts.Add(string.Create(Inv, $"ema_top1 {e1 * 100:F2}%"));
-        if (s.ValAuroc is { } au) parts.Add(string.Create(Inv, $"val_auroc {au:F4}"));
-        parts.Add(string.Create(Inv, $"{s.Seconds:F0}s"));
-        AnsiConsole.MarkupLine(Markup.Escape(string.Join("  ", parts)) + (isBest ? " [green](best)[/]" : ""));
+        AnsiConsole.MarkupLine(Markup.Escape(s.Describe(_columns) + string.Create(Inv, $"  {s.Seconds:F0}s")) + (isBest ? " [green](best)[/]" : ""));
     }
 
     public void Message(string text) => AnsiConsole.MarkupLine($"[grey]{Markup.Escape(text)}[/]");

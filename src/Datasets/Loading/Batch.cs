@@ -3,24 +3,36 @@ using static TorchSharp.torch;
 namespace VisionRwkv.Datasets.Loading;
 
 /// <summary>
-/// One collated batch. The consumer owns it and disposes it (the tensors are detached from any dispose scope).
+/// One mini-batch, the single batch type between data and training: inputs (images [B,C,H,W], or token ids [B,T]),
+/// targets (class ids [B], multi-hot or soft rows [B,K], next tokens [B,T], ...) and the dataset rows they came from.
+/// The consumer owns it and disposes it, which disposes both tensors.
 /// </summary>
 public sealed class Batch : IDisposable
 {
-    internal Batch(int number, Tensor images, Tensor targets, int[] indices, double mixLambda)
+    /// <summary>A batch that owns <paramref name="inputs"/> and <paramref name="targets"/>.</summary>
+    /// <param name="inputs">[B,...] model inputs.</param>
+    /// <param name="targets">[B,...] training targets.</param>
+    /// <param name="indices">Dataset indices of the rows (default 0..B-1).</param>
+    /// <param name="number">Position of the batch within its epoch.</param>
+    /// <param name="mixLambda">The mixup/CutMix weight used (1 when not mixed).</param>
+    public Batch(Tensor inputs, Tensor targets, int[]? indices = null, int number = 0, double mixLambda = 1)
     {
-        Number = number;
-        Images = images;
+        ArgumentNullException.ThrowIfNull(inputs);
+        ArgumentNullException.ThrowIfNull(targets);
+        if (inputs.shape.Length == 0 || targets.shape.Length == 0 || inputs.shape[0] != targets.shape[0])
+            throw new ArgumentException($"Batch inputs [{string.Join(",", inputs.shape)}] and targets [{string.Join(",", targets.shape)}] must share the leading batch dimension.");
+        Inputs = inputs;
         Targets = targets;
-        Indices = indices;
+        Indices = indices ?? [.. Enumerable.Range(0, (int)inputs.shape[0])];
+        Number = number;
         MixLambda = mixLambda;
     }
 
     /// <summary>Position of the batch within its epoch.</summary>
     public int Number { get; }
 
-    /// <summary>[B,C,H,W] float32.</summary>
-    public Tensor Images { get; }
+    /// <summary>Model inputs: [B,C,H,W] float32 images (or [B,T] int64 tokens).</summary>
+    public Tensor Inputs { get; }
 
     /// <summary>[B] int64 class ids for single-label data; [B,K] float32 for multi-label data or mixed (soft) targets.</summary>
     public Tensor Targets { get; }
@@ -33,13 +45,30 @@ public sealed class Batch : IDisposable
     /// <summary>The mixup/cutmix weight used (1 when the batch was not mixed).</summary>
     public double MixLambda { get; }
 
+    /// <summary>B.</summary>
     public int Size => Indices.Length;
 
     public void Dispose()
     {
-        Images.Dispose();
+        Inputs.Dispose();
         Targets.Dispose();
     }
+}
+
+/// <summary>
+/// Supplies batches epoch by epoch. Implementations must be deterministic given the epoch (their own seed fixes
+/// shuffling and augmentation), so that a resumed run sees the same data as an uninterrupted one.
+/// </summary>
+public interface IBatchSource
+{
+    /// <summary>Number of batches <see cref="GetBatches"/> yields per epoch.</summary>
+    int BatchCount { get; }
+
+    /// <summary>The batches of one epoch; each yielded batch is owned, and disposed, by the consumer.</summary>
+    IEnumerable<Batch> GetBatches(int epoch);
+
+    /// <summary>Items that could not be loaded so far (each once); empty for sources that cannot skip.</summary>
+    IReadOnlyList<SkippedItem> Skipped => [];
 }
 
 /// <summary>An item the loader could not use: its index, file and the reason. The run goes on without it.</summary>

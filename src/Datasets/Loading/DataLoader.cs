@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using VisionRwkv.Datasets.Imaging;
 using VisionRwkv.Datasets.Sources;
 using VisionRwkv.Datasets.Transforms;
+using VisionRwkv.Common;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Datasets.Loading;
@@ -13,7 +14,7 @@ namespace VisionRwkv.Datasets.Loading;
 /// (Seed, epoch, dataset index), so the batches are identical for any thread count. Items that fail to load are skipped
 /// and recorded in <see cref="Skipped"/>.
 /// </summary>
-public sealed class DataLoader
+public sealed class DataLoader : IBatchSource
 {
     private readonly ConcurrentDictionary<int, SkippedItem> skipped = new();
 
@@ -40,6 +41,12 @@ public sealed class DataLoader
 
     /// <summary>Items skipped so far (each once), ordered by index.</summary>
     public IReadOnlyList<SkippedItem> Skipped => [.. skipped.Values.OrderBy(s => s.Index)];
+
+    /// <inheritdoc />
+    public int BatchCount => BatchesPerEpoch;
+
+    /// <inheritdoc />
+    public IEnumerable<Batch> GetBatches(int epoch) => Epoch(epoch);
 
     public int BatchesPerEpoch => Options.DropLast ? Dataset.Count / Options.BatchSize : (Dataset.Count + Options.BatchSize - 1) / Options.BatchSize;
 
@@ -245,7 +252,7 @@ public sealed class DataLoader
             targets = Mixup.Apply(images, targets, SeededRng.For(Options.Seed ^ 0x6D69787570L, epoch, prepared.Number), out lambda); // [B,K]
         images.DetachFromDisposeScope();
         targets.DetachFromDisposeScope();
-        return new Batch(prepared.Number, images, targets, prepared.Indices, lambda);
+        return new Batch(images, targets, prepared.Indices, prepared.Number, lambda);
     }
 
     internal sealed record PreparedBatch(int Number, int[] Indices, float[] Images, int Length);

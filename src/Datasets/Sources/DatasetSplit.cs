@@ -1,3 +1,4 @@
+using VisionRwkv.Common;
 namespace VisionRwkv.Datasets.Sources;
 
 /// <summary>Train/validation index lists of a dataset.</summary>

@@ -1,4 +1,5 @@
 using VisionRwkv.Datasets.Imaging;
+using VisionRwkv.Common;
 
 namespace VisionRwkv.Datasets.Transforms;
 

@@ -1,10 +1,12 @@
 using VisionRwkv.Datasets.Imaging;
+using VisionRwkv.Common;
+using VisionRwkv.Datasets;
 
 namespace VisionRwkv.Datasets.Transforms;
 
 /// <summary>
 /// Decode settings plus the per-sample steps that turn a decoded image into a model input of a fixed [C,H,W], built from
-/// an <see cref="ImageDataConfig"/> the way timm's <c>create_transform</c> does.
+/// an <see cref="DataConfig"/> the way timm's <c>create_transform</c> does.
 /// </summary>
 public sealed class ImagePipeline
 {
@@ -44,7 +46,7 @@ public sealed class ImagePipeline
     /// normalisation, random erasing. Decoding asks for a shorter side of at least the output size, so large JPEGs are
     /// DCT-reduced down to roughly the resolution the crop is resized to.
     /// </summary>
-    public static ImagePipeline Train(ImageDataConfig data, AugmentConfig augment, DecodeOptions? decode = null)
+    public static ImagePipeline Train(DataConfig data, AugmentConfig augment, DecodeOptions? decode = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(augment);
@@ -73,7 +75,7 @@ public sealed class ImagePipeline
     /// timm's eval transform: resize to floor(size / crop_pct) (the shorter side for square inputs), center crop, normalise.
     /// Decoding asks for that shorter side, so a 6-megapixel JPEG is decoded at 1/4 or 1/8 scale.
     /// </summary>
-    public static ImagePipeline Eval(ImageDataConfig data, DecodeOptions? decode = null)
+    public static ImagePipeline Eval(DataConfig data, DecodeOptions? decode = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         data.Validate();

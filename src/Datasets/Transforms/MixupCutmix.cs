@@ -1,12 +1,14 @@
 using TorchSharp;
+using VisionRwkv.Common;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Datasets.Transforms;
 
 /// <summary>
 /// timm's batch-mode Mixup/CutMix: each batch is mixed with its own reverse (sample i with B-1-i) by a Beta(alpha, alpha)
-/// weight; CutMix pastes a box instead and corrects the weight to the box's true area. Targets become soft:
-/// label-smoothed one-hot rows mixed by the same weight, so every row sums to 1.
+/// weight; CutMix pastes a box instead and corrects the weight to the box's true area. Targets become soft: one-hot
+/// rows mixed by the same weight, so every row sums to 1. Label smoothing is the loss's business (it applies
+/// t(1-e) + e/K to these rows, which equals mixing smoothed rows: both are linear).
 /// </summary>
 public sealed class MixupCutmix
 {
@@ -22,15 +24,13 @@ public sealed class MixupCutmix
 
     public int NumClasses { get; }
 
-    /// <summary>Label-smoothed one-hot rows: [B] int64 -> [B,K] float32.</summary>
-    public Tensor SmoothOneHot(Tensor labels)
+    /// <summary>One-hot rows: [B] int64 -> [B,K] float32.</summary>
+    public Tensor OneHot(Tensor labels)
     {
         ArgumentNullException.ThrowIfNull(labels);
-        var off = (float)(config.LabelSmoothing / NumClasses);
-        var on = (float)(1 - config.LabelSmoothing) + off;
         using var idx = labels.to_type(ScalarType.Int64).unsqueeze(1); // [B,1]
-        using var src = full(labels.shape[0], 1, on, ScalarType.Float32); // [B,1]
-        return full(labels.shape[0], NumClasses, off, ScalarType.Float32).scatter_(1, idx, src); // [B,K]
+        using var src = ones(labels.shape[0], 1, ScalarType.Float32); // [B,1]
+        return zeros(labels.shape[0], NumClasses, ScalarType.Float32).scatter_(1, idx, src); // [B,K]
     }
 
     /// <summary>
@@ -43,7 +43,7 @@ public sealed class MixupCutmix
         ArgumentNullException.ThrowIfNull(targets);
         ArgumentNullException.ThrowIfNull(rng);
         using var scope = NewDisposeScope();
-        var y1 = targets.dim() == 1 ? SmoothOneHot(targets) : targets.to_type(ScalarType.Float32);
+        var y1 = targets.dim() == 1 ? OneHot(targets) : targets.to_type(ScalarType.Float32);
         lambda = 1.0;
         if (config.MixesBatches && rng.Chance(config.MixupProb))
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using VisionRwkv.Datasets.Imaging;
+using VisionRwkv.Common;
 
 namespace VisionRwkv.Datasets.Transforms;
 

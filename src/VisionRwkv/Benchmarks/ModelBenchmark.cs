@@ -200,7 +200,7 @@ public static class ModelBenchmark
                 module.to(device);
                 if (config.DType != ScalarType.Float32) module.to(config.DType);
                 manual_seed(0);
-                var images = randn(config.Batch, entry.Data.InChannels, config.Res, config.Res, dtype: config.DType, device: device).DetachFromDisposeScope();
+                var images = randn(config.Batch, entry.Data.Channels, config.Res, config.Res, dtype: config.DType, device: device).DetachFromDisposeScope();
                 var labels = randint(0, classifier.NumClasses, new long[] { config.Batch }, dtype: ScalarType.Int64, device: device).DetachFromDisposeScope();
                 optim.Optimizer? optimizer = null;
                 if (config.Mode == BenchMode.Infer)

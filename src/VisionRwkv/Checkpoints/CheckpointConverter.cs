@@ -4,8 +4,9 @@ namespace VisionRwkv.Checkpoints;
 
 /// <summary>
 /// Maps the key layouts checkpoints come in to ours, which is mmcls <c>ImageClassifier</c>'s
-/// (<c>backbone.layers.0.att.key.weight</c>, <c>head.fc.weight</c>), checks keys and shapes in both directions, and
-/// copies tensors into a module. Renaming never copies tensor data: the returned dictionaries share the tensors.
+/// (<c>backbone.layers.0.att.key.weight</c>, <c>head.fc.weight</c>) and checks keys and shapes in both directions;
+/// <see cref="WeightLoader"/> then copies tensors into a module. Renaming never copies tensor data: the returned
+/// dictionaries share the tensors.
 /// </summary>
 public static class CheckpointConverter
 {
@@ -85,29 +86,6 @@ public static class CheckpointConverter
     {
         ArgumentNullException.ThrowIfNull(model);
         return model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal);
-    }
-
-    /// <summary>
-    /// Normalises <paramref name="stateDict"/> against the model's keys, then copies every tensor whose key and shape
-    /// match into the model's parameter or buffer (under no_grad, converting dtype and device). With
-    /// <paramref name="strict"/>, any missing or unexpected key or shape mismatch throws before anything is copied,
-    /// with the report in the message; otherwise the matching tensors are copied and the report says what was not.
-    /// </summary>
-    public static LoadReport ApplyTo(torch.nn.Module model, IReadOnlyDictionary<string, torch.Tensor> stateDict, bool strict)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        ArgumentNullException.ThrowIfNull(stateDict);
-        var targets = model.state_dict();
-        var expected = targets.ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal);
-        var normalised = Normalise(stateDict, expected);
-        var report = Match(normalised, expected);
-        if (strict && !report.IsExact)
-            throw new InvalidOperationException($"checkpoint does not match the model ({model.GetName()}):{Environment.NewLine}{report}");
-
-        using var noGrad = torch.no_grad();
-        foreach (var key in report.Loaded)
-            targets[key].copy_(normalised[key]);
-        return report;
     }
 
     private static string StripWrappers(string key)

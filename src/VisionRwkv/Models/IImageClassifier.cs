@@ -1,5 +1,6 @@
 using static TorchSharp.torch;
 
+using VisionRwkv.Datasets;
 namespace VisionRwkv.Models;
 
 /// <summary>
@@ -22,4 +23,16 @@ public interface IImageClassifier
 
     /// <summary>[B,N,C] tokens → [B,K] logits.</summary>
     Tensor ForwardHead(Tensor features);
+
+    /// <summary>Number of blocks L (for layer-wise learning-rate decay).</summary>
+    int LayerCount { get; }
+
+    /// <summary>
+    /// The depth of a parameter for layer-wise learning-rate decay, timm's convention: 0 for the embeddings, i+1 for
+    /// block i, L+1 for the final norm and the head.
+    /// </summary>
+    int LayerIdOf(string parameterName);
+
+    /// <summary>True for the classifier head's parameters (the only ones a linear probe trains).</summary>
+    bool IsHead(string parameterName);
 }

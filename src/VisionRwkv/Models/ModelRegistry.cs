@@ -1,4 +1,5 @@
 using VisionRwkv.Models.Vit;
+using VisionRwkv.Datasets;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Models;

@@ -49,7 +49,7 @@ public sealed class VisionRwkvBackbone : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var (tokens, grid) = patch_embed.call(x);                                  // [B,N,C]
-        tokens = tokens.Plus(ResizePosEmbed(pos_embed, Config.StoredGrid, grid));
+        tokens = tokens.Plus(PositionEmbedding.Resize(pos_embed, Config.StoredGrid, grid));
         tokens = drop_after_pos.call(tokens);
         foreach (var layer in layers)
             tokens = layer.call(tokens, grid);
@@ -65,24 +65,5 @@ public sealed class VisionRwkvBackbone : nn.Module<Tensor, Tensor>
         var (tokens, grid) = ForwardTokens(x);
         var map = tokens.transpose(1, 2).reshape(tokens.shape[0], tokens.shape[2], grid.Height, grid.Width);
         return map.MoveToOuterDisposeScope();
-    }
-
-    /// <summary>
-    /// mmcls resize_pos_embed: bicubic, align_corners=False, in float32, from the stored grid to the runtime grid.
-    /// </summary>
-    /// <param name="pos">[1,N0,C]</param>
-    /// <param name="from">The grid pos is stored at.</param>
-    /// <param name="to">The runtime grid.</param>
-    /// <returns>[1,N,C]</returns>
-    public static Tensor ResizePosEmbed(Tensor pos, PatchGrid from, PatchGrid to)
-    {
-        if (from == to) return pos.alias();
-        using var scope = NewDisposeScope();
-        long c = pos.shape[2];
-        var img = pos.to(ScalarType.Float32).reshape(1, from.Height, from.Width, c).permute(0, 3, 1, 2);   // [1,C,h0,w0]
-        var resized = nn.functional.interpolate(img, size: new[] { to.Height, to.Width },
-            mode: InterpolationMode.Bicubic, align_corners: false);                                          // [1,C,h,w]
-        var flat = resized.flatten(2).transpose(1, 2).to(pos.dtype);                                          // [1,N,C]
-        return flat.MoveToOuterDisposeScope();
     }
 }

@@ -1,5 +1,8 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Datasets;
+using VisionRwkv.Checkpoints;
+using VisionRwkv.Layers;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Models;
@@ -8,7 +11,7 @@ namespace VisionRwkv.Models;
 /// Vision-RWKV image classifier with the mmcls ImageClassifier key layout (<c>backbone.*</c>, <c>head.fc.*</c>, or
 /// <c>head.0/2.*</c> for VRWKV-L's MLP head): backbone → mean over tokens → head.
 /// </summary>
-public sealed class VrwkvClassifier : nn.Module<Tensor, Tensor>, IImageClassifier
+public sealed class VrwkvClassifier : nn.Module<Tensor, Tensor>, IImageClassifier, ICheckpointLayout
 {
     private readonly VisionRwkvBackbone backbone;
     private readonly nn.Module<Tensor, Tensor> head;
@@ -45,6 +48,29 @@ public sealed class VrwkvClassifier : nn.Module<Tensor, Tensor>, IImageClassifie
     }
 
     public Tensor ForwardFeatures(Tensor images) => backbone.call(images);
+
+    public int LayerCount => Config.Depth;
+
+    public int LayerIdOf(string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(parameterName);
+        const string blocks = "backbone.layers.";
+        if (parameterName.StartsWith(blocks, StringComparison.Ordinal))
+            return int.Parse(parameterName.AsSpan(blocks.Length, parameterName.IndexOf('.', blocks.Length) - blocks.Length), System.Globalization.CultureInfo.InvariantCulture) + 1;
+        if (parameterName.StartsWith("backbone.patch_embed.", StringComparison.Ordinal) || parameterName == "backbone.pos_embed")
+            return 0;
+        return Config.Depth + 1;   // the final norm and the head
+    }
+
+    public bool IsHead(string parameterName) => parameterName.StartsWith("head.", StringComparison.Ordinal);
+
+    IReadOnlyCollection<string> ICheckpointLayout.HeadKeys =>
+        [.. state_dict().Keys.Where(IsHead)];
+
+    IReadOnlyDictionary<string, (PatchGrid Grid, int PrefixTokens)> ICheckpointLayout.PositionEmbeddings =>
+        new Dictionary<string, (PatchGrid, int)> { ["backbone.pos_embed"] = (Config.StoredGrid, 0) };
+
+    string? ICheckpointLayout.InputConvKey => "backbone.patch_embed.projection.weight";
 
     public Tensor ForwardHead(Tensor features)
     {

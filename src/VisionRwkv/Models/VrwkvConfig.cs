@@ -1,6 +1,7 @@
 using VisionRwkv.Blocks;
 using VisionRwkv.Layers;
 using VisionRwkv.Wkv;
+using VisionRwkv.Datasets;
 
 namespace VisionRwkv.Models;
 

@@ -1,4 +1,5 @@
 using TorchSharp;
+using VisionRwkv.Datasets.Loading;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Training;
@@ -13,7 +14,7 @@ public sealed record EvaluateOptions
     /// <summary>Class names for the per-class table (index strings when absent).</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
     /// <summary>Device inputs are moved to; null keeps them where the source put them.</summary>
-    public string? Device { get; init; }
+    public Device? Device { get; init; }
     /// <summary>Decision threshold for multi-label per-label precision/recall/F1.</summary>
     public double Threshold { get; init; } = 0.5;
 }
@@ -75,7 +76,7 @@ public static class Evaluator
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(source);
         options ??= new EvaluateOptions();
-        var device = options.Device is null ? null : torch.device(options.Device);
+        var device = options.Device;
         bool wasTraining = model.training;
         model.eval();
         var scores = new List<float>();
@@ -88,7 +89,7 @@ public static class Evaluator
         {
             using var posWeight = options.PosWeight is null ? null : torch.tensor(options.PosWeight, dtype: ScalarType.Float32).DetachFromDisposeScope();
             using var noGrad = no_grad();
-            foreach (var batch in source.GetBatches(0, 0))
+            foreach (var batch in source.GetBatches(0))
             {
                 using (batch)
                 using (NewDisposeScope())

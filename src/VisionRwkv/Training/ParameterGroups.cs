@@ -45,18 +45,44 @@ public static class ParameterGroups
         return (decay, noDecay);
     }
 
-    /// <summary>AdamW (fused, see <see cref="FusedAdamW"/>) over the two groups (decayed group first), all options from <paramref name="config"/>.</summary>
-    public static AdamW CreateAdamW(nn.Module model, TrainConfig config)
+    /// <summary>
+    /// AdamW (fused, see <see cref="FusedAdamW"/>) over parameter groups, all options from <paramref name="config"/>, and
+    /// each group's learning-rate multiplier (the trainer sets lr × multiplier every update). Without layers, or with
+    /// <see cref="TrainConfig.BackboneLrScale"/> and <see cref="TrainConfig.LayerDecay"/> at 1, there are two groups,
+    /// decayed first, each with multiplier 1. Otherwise parameters are grouped by (weight decay, multiplier), where the
+    /// multiplier is LayerDecay^(L+1-layerId) times BackboneLrScale for parameters outside the head.
+    /// </summary>
+    public static (AdamW Optimizer, double[] LrScales) CreateAdamW(nn.Module model, TrainConfig config, ParameterLayers? layers = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var (decay, noDecay) = Split(model, config);
+        double Scale(string name)
+        {
+            if (layers is null) return 1.0;
+            double s = layers.IsHead(name) ? 1.0 : config.BackboneLrScale;
+            if (config.LayerDecay != 1.0)
+                s *= Math.Pow(config.LayerDecay, layers.Count + 1 - layers.LayerOf(name));
+            return s;
+        }
         var groups = new List<AdamW.ParamGroup>();
-        if (decay.Count > 0)
-            groups.Add(new AdamW.ParamGroup(decay.Select(d => d.Parameter), config.LearningRate, config.Beta1, config.Beta2, config.Eps, config.WeightDecay, false, false));
-        if (noDecay.Count > 0)
-            groups.Add(new AdamW.ParamGroup(noDecay.Select(d => d.Parameter), config.LearningRate, config.Beta1, config.Beta2, config.Eps, 0.0, false, false));
+        var scales = new List<double>();
+        foreach (var (members, wd) in new[] { (decay, config.WeightDecay), (noDecay, 0.0) })
+        {
+            // Group by multiplier in order of first appearance, so the two-group layout stays when every multiplier is 1.
+            foreach (var bucket in members.GroupBy(m => Scale(m.Name)))
+            {
+                groups.Add(new AdamW.ParamGroup(bucket.Select(d => d.Parameter), config.LearningRate * bucket.Key, config.Beta1, config.Beta2, config.Eps, wd, false, false));
+                scales.Add(bucket.Key);
+            }
+        }
         if (groups.Count == 0)
             throw new ArgumentException("The model has no trainable parameters.");
-        return new FusedAdamW(groups, config.LearningRate, config.Beta1, config.Beta2, config.Eps, config.WeightDecay);
+        return (new FusedAdamW(groups, config.LearningRate, config.Beta1, config.Beta2, config.Eps, config.WeightDecay), scales.ToArray());
     }
 }
+
+/// <summary>How a model's parameters map to depth, for layer-wise learning-rate decay and backbone scaling.</summary>
+/// <param name="Count">L, the number of blocks.</param>
+/// <param name="LayerOf">0 for embeddings, i+1 for block i, L+1 for the final norm and the head.</param>
+/// <param name="IsHead">True for the classifier head's parameters.</param>
+public sealed record ParameterLayers(int Count, Func<string, int> LayerOf, Func<string, bool> IsHead);

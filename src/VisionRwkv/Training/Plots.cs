@@ -13,7 +13,7 @@ public static class Plots
         ArgumentNullException.ThrowIfNull(history);
         var plot = new Plot();
         AddSeries(plot, history, h => h.TrainLoss, "train loss");
-        AddSeries(plot, history, h => h.ValLoss, "val loss");
+        AddSeries(plot, history, h => h.Metrics.TryGetValue("val_loss", out var v) ? v : null, "val loss");
         plot.Title("Loss");
         plot.XLabel("epoch");
         plot.YLabel("loss");
@@ -21,16 +21,16 @@ public static class Plots
         Save(plot, path, 800, 500);
     }
 
-    /// <summary>accuracy.png: validation top-1/top-5 (and EMA top-1, validation AUROC when present) per epoch, in percent.</summary>
-    public static void SaveAccuracyCurves(IReadOnlyList<EpochSummary> history, string path)
+    /// <summary>accuracy.png: the given validation metrics per epoch, in percent.</summary>
+    public static void SaveMetricCurves(IReadOnlyList<EpochSummary> history, IReadOnlyList<string> columns, string path)
     {
         ArgumentNullException.ThrowIfNull(history);
+        ArgumentNullException.ThrowIfNull(columns);
         var plot = new Plot();
-        AddSeries(plot, history, h => h.ValTop1 * 100, "val top-1");
-        AddSeries(plot, history, h => h.ValTop5 * 100, "val top-5");
-        AddSeries(plot, history, h => h.EmaTop1 * 100, "EMA top-1");
-        AddSeries(plot, history, h => h.ValAuroc * 100, "val AUROC x100");
-        plot.Title("Validation accuracy");
+        // Fractions (accuracy, AUROC, AP) are drawn in percent so they share one axis.
+        foreach (var c in columns)
+            AddSeries(plot, history, h => h.Metrics.TryGetValue(c, out var v) ? v * 100 : null, c);
+        plot.Title("Validation metrics");
         plot.XLabel("epoch");
         plot.YLabel("%");
         plot.ShowLegend();

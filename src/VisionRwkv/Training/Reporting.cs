@@ -8,7 +8,8 @@ namespace VisionRwkv.Training;
 /// <param name="Epochs">Total epochs of the run.</param>
 /// <param name="BatchesPerEpoch">Training batches per epoch.</param>
 /// <param name="UpdatesPerEpoch">Optimizer updates per epoch (batches / accumulation, rounded up).</param>
-public sealed record RunStart(string RunDirectory, int FirstEpoch, int Epochs, int BatchesPerEpoch, int UpdatesPerEpoch);
+/// <param name="Columns">The metric columns of summary.csv, in the order progress lines show them.</param>
+public sealed record RunStart(string RunDirectory, int FirstEpoch, int Epochs, int BatchesPerEpoch, int UpdatesPerEpoch, IReadOnlyList<string> Columns);
 
 /// <summary>State after one training micro-batch.</summary>
 /// <param name="Epoch">1-based epoch.</param>
@@ -19,29 +20,39 @@ public sealed record RunStart(string RunDirectory, int FirstEpoch, int Epochs, i
 /// <param name="Updates">Optimizer updates done so far in the run.</param>
 public readonly record struct StepProgress(int Epoch, int Batch, int Batches, double Loss, double LearningRate, long Updates);
 
-/// <summary>One row of summary.csv. Metrics that were not measured are null.</summary>
+/// <summary>One row of summary.csv: the training loss and every metric measured after an epoch.</summary>
 public sealed record EpochSummary
 {
     /// <summary>1-based epoch.</summary>
     public required int Epoch { get; init; }
     /// <summary>Mean training loss per sample.</summary>
     public required double TrainLoss { get; init; }
-    /// <summary>Validation loss.</summary>
-    public double? ValLoss { get; init; }
-    /// <summary>Validation top-1 in [0,1].</summary>
-    public double? ValTop1 { get; init; }
-    /// <summary>Validation top-5 in [0,1].</summary>
-    public double? ValTop5 { get; init; }
-    /// <summary>EMA-weights validation top-1 in [0,1].</summary>
-    public double? EmaTop1 { get; init; }
-    /// <summary>Validation macro AUROC (multi-label runs).</summary>
-    public double? ValAuroc { get; init; }
     /// <summary>Learning rate of the last update of the epoch.</summary>
     public required double LearningRate { get; init; }
     /// <summary>Wall-clock seconds of the epoch, evaluation included.</summary>
     public required double Seconds { get; init; }
     /// <summary>Every metric measured this epoch by name (val_top1, ema_loss, ...), for best-checkpoint selection.</summary>
     public Dictionary<string, double> Metrics { get; init; } = [];
+
+    /// <summary>A metric by full name, or null when it was not measured.</summary>
+    public double? this[string name] => Metrics.TryGetValue(name, out var v) ? v : null;
+
+    /// <summary>
+    /// "epoch 3 train_loss 0.2884  val_loss 0.3027  val_top1 88.54%" for the given columns (accuracies in percent),
+    /// the line both reporters print.
+    /// </summary>
+    public string Describe(IReadOnlyList<string> columns)
+    {
+        ArgumentNullException.ThrowIfNull(columns);
+        var parts = new List<string> { string.Create(CultureInfo.InvariantCulture, $"epoch {Epoch} train_loss {TrainLoss:F4}") };
+        foreach (var c in columns)
+        {
+            if (this[c] is not { } v) continue;
+            bool percent = c.EndsWith("top1", StringComparison.Ordinal) || c.EndsWith("top5", StringComparison.Ordinal);
+            parts.Add(percent ? string.Create(CultureInfo.InvariantCulture, $"{c} {v * 100:F2}%") : string.Create(CultureInfo.InvariantCulture, $"{c} {v:F4}"));
+        }
+        return string.Join("  ", parts);
+    }
 }
 
 /// <summary>Receives progress of a training run. The CLI draws progress bars; <see cref="LineReporter"/> logs lines.</summary>
@@ -85,6 +96,7 @@ public sealed class LineReporter(TextWriter writer, int logEverySteps = 50) : IT
 {
     static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
     int _epochs;
+    IReadOnlyList<string> _columns = [];
 
     void Line(string text) => writer.WriteLine($"[{DateTime.Now:HH:mm:ss}] {text}");
 
@@ -93,6 +105,7 @@ public sealed class LineReporter(TextWriter writer, int logEverySteps = 50) : IT
     {
         ArgumentNullException.ThrowIfNull(start);
         _epochs = start.Epochs;
+        _columns = start.Columns;
         Line($"run {start.RunDirectory}: epochs {start.FirstEpoch}..{start.Epochs}, {start.BatchesPerEpoch} batches/epoch, {start.UpdatesPerEpoch} updates/epoch");
     }
 
@@ -110,15 +123,7 @@ public sealed class LineReporter(TextWriter writer, int logEverySteps = 50) : IT
     public void EpochCompleted(EpochSummary summary, bool isBest)
     {
         ArgumentNullException.ThrowIfNull(summary);
-        var parts = new List<string> { string.Create(Inv, $"epoch {summary.Epoch} train_loss {summary.TrainLoss:F4}") };
-        if (summary.ValLoss is { } vl) parts.Add(string.Create(Inv, $"val_loss {vl:F4}"));
-        if (summary.ValTop1 is { } t1) parts.Add(string.Create(Inv, $"val_top1 {t1 * 100:F2}%"));
-        if (summary.ValTop5 is { } t5) parts.Add(string.Create(Inv, $"val_top5 {t5 * 100:F2}%"));
-        if (summary.EmaTop1 is { } e1) parts.Add(string.Create(Inv, $"ema_top1 {e1 * 100:F2}%"));
-        if (summary.ValAuroc is { } au) parts.Add(string.Create(Inv, $"val_auroc {au:F4}"));
-        parts.Add(string.Create(Inv, $"{summary.Seconds:F1}s"));
-        if (isBest) parts.Add("(best)");
-        Line(string.Join("  ", parts));
+        Line(summary.Describe(_columns) + string.Create(Inv, $"  {summary.Seconds:F1}s") + (isBest ? "  (best)" : ""));
     }
 
     /// <inheritdoc />
@@ -128,7 +133,7 @@ public sealed class LineReporter(TextWriter writer, int logEverySteps = 50) : IT
     public void RunCompleted(TrainResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        var test = result.Test is null ? "" : string.Create(Inv, $", test_top1 {result.Test.Top1 * 100:F2}%");
+        var test = result.Test?.Metrics.TryGetValue("top1", out var top1) == true ? string.Create(Inv, $", test_top1 {top1 * 100:F2}%") : "";
         // Without a validation split there is no best epoch to pick: the last epoch's weights are kept.
         string best = double.IsNaN(result.BestValue)
             ? string.Create(Inv, $"no {result.BestMetric} (no validation split), weights of epoch {result.BestEpoch}")

@@ -1,10 +1,9 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
+using VisionRwkv.Common;
 
 namespace VisionRwkv.Training;
 
 /// <summary>
-/// Every option of a training run. Plain init-only properties so System.Text.Json (and YAML in the CLI) round-trip it;
+/// Every option of the training engine. Plain init-only properties bound from YAML/JSON by <see cref="ConfigFile"/>;
 /// the resolved copy is written to the run folder as <c>config.json</c> and read back by <see cref="Trainer.Resume"/>.
 /// </summary>
 public sealed record TrainConfig
@@ -49,14 +48,15 @@ public sealed record TrainConfig
     public double EmaDecay { get; init; } = 0.9998;
     /// <summary>Ramp the EMA decay as min(decay, (1+t)/(10+t)) so early averages are not dominated by the random init.</summary>
     public bool EmaWarmup { get; init; } = true;
-    /// <summary>Mixup Beta(alpha, alpha) parameter; 0 turns mixup off.</summary>
-    public double MixupAlpha { get; init; }
-    /// <summary>CutMix Beta(alpha, alpha) parameter; 0 turns CutMix off.</summary>
-    public double CutmixAlpha { get; init; }
-    /// <summary>Probability that a batch is mixed at all (when mixup or CutMix is on).</summary>
-    public double MixupProb { get; init; } = 1.0;
-    /// <summary>When both are on, probability of CutMix instead of mixup for a mixed batch.</summary>
-    public double MixupSwitchProb { get; init; } = 0.5;
+    /// <summary>Fine-tuning: multiply the learning rate of every backbone parameter (all but the head) by this (timm's lr_scale).</summary>
+    public double BackboneLrScale { get; init; } = 1.0;
+    /// <summary>
+    /// Layer-wise learning-rate decay (BEiT/timm <c>--layer-decay</c>): block i of L gets LayerDecay^(L+1-layerId),
+    /// the embeddings LayerDecay^(L+1), the head 1. 1 turns it off.
+    /// </summary>
+    public double LayerDecay { get; init; } = 1.0;
+    /// <summary>Train the head only (a linear probe): every backbone parameter is frozen.</summary>
+    public bool FreezeBackbone { get; init; }
     /// <summary>Seed for weights-independent randomness: data order, augmentation seeds, torch's generator.</summary>
     public long Seed { get; init; } = 42;
     /// <summary>Multi-label mode: targets are float [B,K] in {0,1}, loss is BCE-with-logits.</summary>
@@ -117,49 +117,25 @@ public sealed record TrainConfig
         Check(ClipGradNorm >= 0, $"ClipGradNorm must be >= 0 (got {ClipGradNorm}).");
         Check(GradAccumSteps >= 1, $"GradAccumSteps must be >= 1 (got {GradAccumSteps}).");
         Check(EmaDecay is > 0 and < 1, $"EmaDecay must be in (0,1) (got {EmaDecay}).");
-        Check(MixupAlpha >= 0 && CutmixAlpha >= 0, "MixupAlpha and CutmixAlpha must be >= 0.");
-        Check(MixupProb is >= 0 and <= 1 && MixupSwitchProb is >= 0 and <= 1, "MixupProb and MixupSwitchProb must be in [0,1].");
+        Check(BackboneLrScale >= 0, $"BackboneLrScale must be >= 0 (got {BackboneLrScale}).");
+        Check(LayerDecay is > 0 and <= 1, $"LayerDecay must be in (0,1] (got {LayerDecay}).");
         Check(KeepCheckpoints >= 0, "KeepCheckpoints must be >= 0.");
         Check(PosWeight is null || PosWeight.All(w => w > 0), "PosWeight entries must be > 0.");
-        Check(MetricNames.IsKnown(BestMetric), $"BestMetric '{BestMetric}' is not one of {string.Join(", ", MetricNames.All)}.");
+        Check(BestMetric.StartsWith("val_", StringComparison.Ordinal) || BestMetric.StartsWith("ema_", StringComparison.Ordinal),
+            $"BestMetric '{BestMetric}' must start with val_ or ema_.");
         Check(!string.IsNullOrWhiteSpace(Device), "Device must be set.");
     }
 
-    static readonly JsonSerializerOptions JsonOptions = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
-    };
-
     /// <summary>Serialises to indented snake_case JSON (the format of the run folder's config.json).</summary>
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    public string ToJson() => ConfigFile.ToJson(this);
 
-    /// <summary>Parses JSON written by <see cref="ToJson"/>; missing options keep their defaults.</summary>
-    public static TrainConfig FromJson(string json, string source = "config")
-    {
-        try
-        {
-            return JsonSerializer.Deserialize<TrainConfig>(json, JsonOptions)
-                ?? throw new InvalidDataException($"{source}: the training configuration is empty.");
-        }
-        catch (JsonException e)
-        {
-            throw new InvalidDataException($"{source}: malformed training configuration: {e.Message}", e);
-        }
-    }
+    /// <summary>Parses JSON written by <see cref="ToJson"/>; missing options keep their defaults, unknown ones are errors.</summary>
+    public static TrainConfig FromJson(string json, string source = "config") => ConfigFile.FromJson<TrainConfig>(json, source);
 }
 
-/// <summary>Names of the metrics a run records, usable as <see cref="TrainConfig.BestMetric"/>.</summary>
+/// <summary>Names of the metrics a run records: val_ or ema_ plus a task's short metric name.</summary>
 public static class MetricNames
 {
-    /// <summary>Every selectable metric.</summary>
-    public static IReadOnlyList<string> All { get; } =
-        ["val_top1", "val_top5", "val_loss", "val_f1", "val_auroc", "val_ap", "ema_top1", "ema_top5", "ema_loss", "ema_f1", "ema_auroc", "ema_ap"];
-
-    /// <summary>True when <paramref name="name"/> is a selectable metric.</summary>
-    public static bool IsKnown(string name) => All.Contains(name);
-
     /// <summary>Losses are minimised, everything else maximised.</summary>
     public static bool HigherIsBetter(string name) => !name.EndsWith("loss", StringComparison.Ordinal);
 }

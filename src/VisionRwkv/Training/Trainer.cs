@@ -1,33 +1,33 @@
-using VisionRwkv.Common;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using TorchSharp;
 using TorchSharp.Modules;
 using VisionRwkv.Checkpoints;
+using VisionRwkv.Common;
+using VisionRwkv.Datasets.Loading;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Training;
 
 /// <summary>The data of a run: training batches, optional validation and test batches.</summary>
-/// <param name="Train">Training source (shuffled per epoch by its seed).</param>
+/// <param name="Train">Training source (deterministic per epoch).</param>
 /// <param name="Validation">Evaluated after every epoch; picks the best checkpoint.</param>
 /// <param name="Test">Evaluated once at the end with the best weights; validation is used when absent.</param>
 public sealed record TrainingData(IBatchSource Train, IBatchSource? Validation = null, IBatchSource? Test = null);
 
-/// <summary>Things a run needs that are not configuration: reporting, hooks, class names.</summary>
+/// <summary>Things a run needs that are not configuration: the task, reporting, class names, parameter depths.</summary>
 public sealed record TrainerOptions
 {
+    /// <summary>What is trained; classification with the config's loss settings when null.</summary>
+    public ITrainingTask? Task { get; init; }
     /// <summary>Progress sink; nothing is reported when null.</summary>
     public ITrainingReporter? Reporter { get; init; }
-    /// <summary>Batch rewrite (mixup/CutMix). When null and the config turns mixup or CutMix on, <see cref="MixupCutmix"/> is used.</summary>
-    public IBatchHook? BatchHook { get; init; }
-    /// <summary>K, the number of classes; needed only by batch hooks. Defaults to the class-name count, else probed once.</summary>
-    public int? NumClasses { get; init; }
     /// <summary>Class names in index order; written to classes.json and used in reports and plots.</summary>
     public IReadOnlyList<string>? ClassNames { get; init; }
-    /// <summary>Draw loss/accuracy/confusion PNGs at the end of the run.</summary>
+    /// <summary>Parameter depths, for <see cref="TrainConfig.LayerDecay"/> and <see cref="TrainConfig.BackboneLrScale"/>.</summary>
+    public ParameterLayers? Layers { get; init; }
+    /// <summary>Draw loss/metric/confusion PNGs at the end of the run.</summary>
     public bool WritePlots { get; init; } = true;
 }
 
@@ -38,42 +38,37 @@ public sealed record TrainerOptions
 /// <param name="BestMetric">Name of the selection metric.</param>
 /// <param name="BestValue">Its best value (NaN when never measured).</param>
 /// <param name="BestEpoch">Epoch of best.safetensors.</param>
-/// <param name="Test">Final evaluation with the best weights (null when stopped early).</param>
+/// <param name="Test">Final evaluation with the best weights (null when stopped early or without evaluation data).</param>
+/// <param name="TestSplit">"test", or "validation" when the data has no test split.</param>
 /// <param name="TrainSeconds">Wall-clock seconds of training over all resumes.</param>
 /// <param name="History">One summary per epoch.</param>
 public sealed record TrainResult(string RunDirectory, int EpochsCompleted, bool Completed, string BestMetric, double BestValue,
-    int BestEpoch, EvaluationReport? Test, double TrainSeconds, IReadOnlyList<EpochSummary> History);
+    int BestEpoch, TaskEvaluation? Test, string TestSplit, double TrainSeconds, IReadOnlyList<EpochSummary> History);
 
 /// <summary>
-/// Trains any image classifier (images [B,C,H,W] -> logits [B,K]) with AdamW, cosine/warm-up, label smoothing, gradient
-/// accumulation and clipping, EMA, mixup/CutMix hooks, and writes a run folder:
-/// config.json, classes.json, summary.csv, metrics.json, last/best/epoch-NNNN.safetensors, model.safetensors and plots.
-/// After a completed <see cref="Fit"/> the model holds the best weights (EMA weights when the best metric is an ema_ one).
+/// Trains any model on any <see cref="ITrainingTask"/> with AdamW (fused), cosine schedule with warm-up, gradient
+/// accumulation and clipping, and an EMA of the weights; evaluates after every epoch, keeps the best checkpoint by a
+/// validation metric, and resumes exactly (<see cref="Resume"/>). Files go to a <see cref="RunFolder"/>; the checkpoint
+/// format is <see cref="TrainingCheckpoint"/>. After a completed <see cref="Fit"/> the model holds the best weights.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
-    const string Format = "vision-rwkv-train/1";
-    internal static readonly JsonSerializerOptions Json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
-
     readonly nn.Module<Tensor, Tensor> _model;
     readonly TrainingData _data;
     readonly TrainerOptions _options;
+    readonly ITrainingTask _task;
+    readonly bool _ownsTask;
     readonly ITrainingReporter _reporter;
-    readonly IBatchHook? _hook;
     readonly Device _device;
     readonly AdamW _optimizer;
+    readonly double[] _lrScales;
     readonly List<Parameter> _parameters;
     readonly ModelEma? _ema;
-    readonly Tensor? _posWeight;
-    readonly TrainingRng _rng;
     readonly List<EpochSummary> _history = [];
     readonly LrSchedule _schedule;
+    readonly RunFolder _folder;
     readonly int _updatesPerEpoch;
+    readonly string[] _columns;
     double _trainSecondsBefore;
     bool _resumed;
 
@@ -87,34 +82,34 @@ public sealed class Trainer : IDisposable
         config.Validate();
         if (data.Train.BatchCount < 1)
             throw new ArgumentException("The training source has no batches.", nameof(data));
-        if (!config.MultiLabel && config.BestMetric.EndsWith("auroc", StringComparison.Ordinal) || !config.MultiLabel && config.BestMetric.EndsWith("_ap", StringComparison.Ordinal))
-            throw new ArgumentException($"BestMetric '{config.BestMetric}' needs MultiLabel = true.", nameof(config));
         if (config.BestMetric.StartsWith("ema_", StringComparison.Ordinal) && !config.Ema)
             throw new ArgumentException($"BestMetric '{config.BestMetric}' needs Ema = true.", nameof(config));
         Config = config;
-        RunDirectory = Path.GetFullPath(runDirectory);
+        _options = options ?? new TrainerOptions();
+        _ownsTask = _options.Task is null;
+        _task = _options.Task ?? new ClassificationTask(config, _options.ClassNames);
+        string shortMetric = config.BestMetric[4..];
+        if (!_task.ReportedMetrics.Contains(shortMetric) && !(_task is ClassificationTask && shortMetric == "f1"))
+            throw new ArgumentException($"BestMetric '{config.BestMetric}': this task reports {string.Join(", ", _task.ReportedMetrics)}.", nameof(config));
         _model = model;
         _data = data;
-        _options = options ?? new TrainerOptions();
+        _folder = new RunFolder(runDirectory, _options.WritePlots);
         _reporter = _options.Reporter ?? NullReporter.Instance;
-        _hook = _options.BatchHook ?? (config.MixupAlpha > 0 || config.CutmixAlpha > 0 ? new MixupCutmix(config) : null);
         _device = torch.device(config.Device);
         _model.to(_device);
-        _optimizer = ParameterGroups.CreateAdamW(_model, config);
+        (_optimizer, _lrScales) = ParameterGroups.CreateAdamW(_model, config, _options.Layers);
         _parameters = _model.parameters().Where(p => p.requires_grad).ToList();
         _ema = config.Ema ? new ModelEma(_model, config.EmaDecay, config.EmaWarmup) : null;
-        _posWeight = config.PosWeight is null ? null
-            : torch.tensor(config.PosWeight, dtype: ScalarType.Float32).to(_device).DetachFromDisposeScope();
-        _rng = new TrainingRng(unchecked((ulong)config.Seed));
         _updatesPerEpoch = (data.Train.BatchCount + config.GradAccumSteps - 1) / config.GradAccumSteps;
         _schedule = LrSchedule.FromConfig(config, _updatesPerEpoch);
+        _columns = [.. _task.ReportedMetrics.Select(m => "val_" + m), .. config.Ema ? _task.ReportedMetrics.Select(m => "ema_" + m) : []];
         BestValue = double.NaN;
     }
 
     /// <summary>The run's configuration.</summary>
     public TrainConfig Config { get; }
     /// <summary>Absolute path of the run folder.</summary>
-    public string RunDirectory { get; }
+    public string RunDirectory => _folder.Path;
     /// <summary>Epochs finished so far.</summary>
     public int CompletedEpochs { get; private set; }
     /// <summary>Optimizer updates done so far (the scheduler step).</summary>
@@ -130,8 +125,8 @@ public sealed class Trainer : IDisposable
 
     /// <summary>
     /// Re-creates the trainer of the run in <paramref name="runDirectory"/> from its config.json and last.safetensors:
-    /// weights, optimizer moments and steps, EMA, scheduler step, epoch, history and both RNG states. The model must have
-    /// the architecture of the run; the data sources must be the same (deterministic per epoch and seed).
+    /// weights, optimizer moments and steps, EMA, scheduler step, epoch, history and torch's generator. The model must
+    /// have the architecture of the run; the data sources must be the same (deterministic per epoch).
     /// </summary>
     public static Trainer Resume(string runDirectory, nn.Module<Tensor, Tensor> model, TrainingData data, TrainerOptions? options = null)
     {
@@ -145,7 +140,7 @@ public sealed class Trainer : IDisposable
         var trainer = new Trainer(model, config, data, runDirectory, options);
         try
         {
-            trainer.LoadCheckpoint(Path.Combine(runDirectory, "last.safetensors"));
+            trainer.LoadCheckpoint(trainer._folder.Checkpoint("last"));
         }
         catch
         {
@@ -161,26 +156,23 @@ public sealed class Trainer : IDisposable
     /// </summary>
     public TrainResult Fit(CancellationToken cancellationToken = default)
     {
-        Directory.CreateDirectory(RunDirectory);
         if (!_resumed)
         {
             torch.random.manual_seed(Config.Seed);
-            AtomicFile.WriteText(Path.Combine(RunDirectory, "config.json"), Config.ToJson());
+            _folder.WriteText("config.json", Config.ToJson());
             if (_options.ClassNames is { } names)
-                AtomicFile.WriteText(Path.Combine(RunDirectory, "classes.json"), JsonSerializer.Serialize(names, Json));
+                _folder.WriteJson("classes.json", names);
         }
-        _reporter.RunStarted(new RunStart(RunDirectory, CompletedEpochs + 1, Config.Epochs, _data.Train.BatchCount, _updatesPerEpoch));
+        _reporter.RunStarted(new RunStart(RunDirectory, CompletedEpochs + 1, Config.Epochs, _data.Train.BatchCount, _updatesPerEpoch, _columns));
         var runClock = Stopwatch.StartNew();
         bool stopped = false;
         _model.train();
         for (int epoch = CompletedEpochs + 1; epoch <= Config.Epochs; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
-            var rngAtEpochStart = _rng.State;
             var trainLoss = TrainEpoch(epoch, cancellationToken);
             if (trainLoss is null)
             {
-                _rng.State = rngAtEpochStart;
                 stopped = true;
                 break;
             }
@@ -190,8 +182,9 @@ public sealed class Trainer : IDisposable
             bool isBest = UpdateBest(summary);
             _trainSecondsBefore += runClock.Elapsed.TotalSeconds;
             runClock.Restart();
-            WriteCheckpoints(epoch, isBest);
-            WriteSummaryCsv();
+            SaveCheckpoint(_folder.Checkpoint("last"));
+            _folder.RotateCheckpoints(_history, epoch, isBest, Config.BestMetric, Config.KeepCheckpoints);
+            _folder.WriteSummary(_history, _columns);
             _reporter.EpochCompleted(summary, isBest);
             if (cancellationToken.IsCancellationRequested && epoch < Config.Epochs)
             {
@@ -200,10 +193,8 @@ public sealed class Trainer : IDisposable
             }
         }
         _trainSecondsBefore += runClock.Elapsed.TotalSeconds;
-        EvaluationReport? test = null;
-        if (!stopped)
-            test = Finish();
-        var result = new TrainResult(RunDirectory, CompletedEpochs, !stopped, Config.BestMetric, BestValue, BestEpoch, test,
+        var (test, split) = stopped ? (null, "") : Finish();
+        var result = new TrainResult(RunDirectory, CompletedEpochs, !stopped, Config.BestMetric, BestValue, BestEpoch, test, split,
             _trainSecondsBefore, _history.ToList());
         _reporter.RunCompleted(result);
         return result;
@@ -214,13 +205,12 @@ public sealed class Trainer : IDisposable
     {
         int batches = _data.Train.BatchCount, accum = Config.GradAccumSteps;
         _reporter.EpochStarted(epoch, batches);
-        ulong epochSeed = _rng.NextUInt64();
         double lossSum = 0;
         long samples = 0;
         int index = 0;
         double lr = _schedule.At(Updates);
         _optimizer.zero_grad();
-        foreach (var batch in _data.Train.GetBatches(epoch, epochSeed))
+        foreach (var batch in _data.Train.GetBatches(epoch))
         {
             using (batch)
             {
@@ -230,15 +220,12 @@ public sealed class Trainer : IDisposable
                 int groupStart = index / accum * accum;
                 int groupSize = Math.Min(accum, batches - groupStart);
                 bool updateNow = index == groupStart + groupSize - 1;
-                var hookRng = _hook is null ? null : _rng.NextRandom();
                 using (var scope = NewDisposeScope())
                 {
-                    var x = batch.Inputs.to(_device); // [B,C,H,W]
+                    var x = batch.Inputs.to(_device);   // [B,...]
                     var y = batch.Targets.to(_device);
-                    if (_hook is not null)
-                        (x, y) = _hook.Apply(x, y, NumClasses(), hookRng!);
-                    var logits = _model.call(x);       // [B,K]
-                    var loss = Losses.Compute(logits, y, Config.MultiLabel, Config.LabelSmoothing, _posWeight);
+                    var loss = _task.Loss(_model.call(x), y);
+                    // The loss is read before backward (a CPU-GPU sync point on CUDA) so a diverging run stops here, naming the batch.
                     double lossValue = loss.item<float>();
                     if (!double.IsFinite(lossValue))
                         throw new InvalidOperationException($"Training loss became {lossValue} at epoch {epoch}, batch {index + 1}; lower the learning rate or check the data.");
@@ -248,7 +235,8 @@ public sealed class Trainer : IDisposable
                     if (updateNow)
                     {
                         lr = _schedule.At(Updates);
-                        foreach (var g in _optimizer.ParamGroups) g.LearningRate = lr;
+                        for (int g = 0; g < _lrScales.Length; g++)
+                            _optimizer.ParamGroups.ElementAt(g).LearningRate = lr * _lrScales[g];
                         if (Config.ClipGradNorm > 0)
                             nn.utils.clip_grad_norm_(_parameters, Config.ClipGradNorm);
                         _optimizer.step();
@@ -268,81 +256,34 @@ public sealed class Trainer : IDisposable
         return lossSum / samples;
     }
 
-    int _numClasses;
-
-    /// <summary>K for batch hooks: from the options, else one eval-mode, no-grad forward of the first training batch.</summary>
-    int NumClasses()
-    {
-        if (_numClasses > 0) return _numClasses;
-        _numClasses = _options.NumClasses ?? _options.ClassNames?.Count ?? 0;
-        if (_numClasses > 0) return _numClasses;
-        bool wasTraining = _model.training;
-        _model.eval();
-        try
-        {
-            using var noGrad = no_grad();
-            using var scope = NewDisposeScope();
-            using var first = _data.Train.GetBatches(0, 0).First();
-            _numClasses = (int)_model.call(first.Inputs.to(_device)).shape[1];
-        }
-        finally
-        {
-            _model.train(wasTraining);
-        }
-        return _numClasses;
-    }
-
     EpochSummary EvaluateEpoch(int epoch, double trainLoss, Stopwatch epochClock)
     {
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal) { ["train_loss"] = trainLoss };
-        EvaluationReport? val = null, ema = null;
         if (_data.Validation is { } source)
         {
-            val = Evaluator.Evaluate(_model, source, EvalOptions());
-            AddMetrics(metrics, "val_", val);
+            foreach (var (k, v) in _task.Evaluate(_model, source, _device).Metrics)
+                metrics["val_" + k] = v;
             if (_ema is not null)
             {
                 using (_ema.Apply())
-                    ema = Evaluator.Evaluate(_model, source, EvalOptions());
-                AddMetrics(metrics, "ema_", ema);
+                    foreach (var (k, v) in _task.Evaluate(_model, source, _device).Metrics)
+                        metrics["ema_" + k] = v;
             }
         }
         return new EpochSummary
         {
             Epoch = epoch,
             TrainLoss = trainLoss,
-            ValLoss = val?.Loss,
-            ValTop1 = val?.Top1,
-            ValTop5 = val?.Top5,
-            EmaTop1 = ema?.Top1,
-            ValAuroc = val?.MultiLabelMetrics?.MacroAuroc,
             LearningRate = _schedule.At(Math.Max(0, Updates - 1)),
             Seconds = epochClock.Elapsed.TotalSeconds,
             Metrics = metrics,
         };
     }
 
-    static void AddMetrics(Dictionary<string, double> metrics, string prefix, EvaluationReport report)
-    {
-        foreach (var name in new[] { "top1", "top5", "loss", "f1", "auroc", "ap" })
-        {
-            var v = report.Metric(name);
-            if (!double.IsNaN(v)) metrics[prefix + name] = v;
-        }
-    }
-
-    EvaluateOptions EvalOptions() => new()
-    {
-        MultiLabel = Config.MultiLabel,
-        PosWeight = Config.PosWeight,
-        ClassNames = _options.ClassNames,
-        Device = Config.Device,
-    };
-
     /// <summary>True when this epoch's metric beats the best so far; an epoch without the metric counts as best (last wins).</summary>
     bool UpdateBest(EpochSummary summary)
     {
-        if (!summary.Metrics.TryGetValue(Config.BestMetric, out var value))
+        if (summary[Config.BestMetric] is not { } value)
         {
             BestEpoch = summary.Epoch;
             return true;
@@ -357,215 +298,93 @@ public sealed class Trainer : IDisposable
         return better;
     }
 
-    string CheckpointPath(string name) => Path.Combine(RunDirectory, name + ".safetensors");
-
-    void WriteCheckpoints(int epoch, bool isBest)
-    {
-        var last = CheckpointPath("last");
-        SaveCheckpoint(last);
-        if (isBest)
-            AtomicFile.Copy(last, CheckpointPath("best"));
-        if (Config.KeepCheckpoints <= 0) return;
-        // Keep the N best epochs by the metric (the N latest when the metric is never measured), like timm's checkpoint-hist.
-        bool higher = MetricNames.HigherIsBetter(Config.BestMetric);
-        var ranked = _history
-            .OrderBy(h => h.Metrics.TryGetValue(Config.BestMetric, out var v) ? (higher ? -v : v) : 0.0)
-            .ThenByDescending(h => h.Epoch)
-            .Take(Config.KeepCheckpoints)
-            .Select(h => h.Epoch)
-            .ToHashSet();
-        if (ranked.Contains(epoch))
-            AtomicFile.Copy(last, CheckpointPath(EpochName(epoch)));
-        foreach (var h in _history)
-        {
-            var path = CheckpointPath(EpochName(h.Epoch));
-            if (!ranked.Contains(h.Epoch) && File.Exists(path)) File.Delete(path);
-        }
-    }
-
-    static string EpochName(int epoch) => "epoch-" + epoch.ToString("D4", CultureInfo.InvariantCulture);
-
     void SaveCheckpoint(string path)
     {
-        var tensors = new List<KeyValuePair<string, Tensor>>();
-        foreach (var (name, t) in _model.state_dict())
-            tensors.Add(KeyValuePair.Create("model." + name, t));
-        if (_ema is not null)
-            foreach (var (name, t) in _ema.State)
-                tensors.Add(KeyValuePair.Create("ema." + name, t));
         var states = _optimizer.state_dict().State;
+        var moments = new List<(Tensor, Tensor)>(states.Count);
         var steps = new long[states.Count];
         for (int i = 0; i < states.Count; i++)
         {
             var st = (AdamW.State)states[i];
             steps[i] = st.step;
-            tensors.Add(KeyValuePair.Create($"optimizer.{i}.exp_avg", st.exp_avg));
-            tensors.Add(KeyValuePair.Create($"optimizer.{i}.exp_avg_sq", st.exp_avg_sq));
+            moments.Add((st.exp_avg, st.exp_avg_sq));
         }
         using var torchRng = torch.random.get_rng_state();
-        tensors.Add(KeyValuePair.Create("rng.torch", torchRng));
-        var meta = new Dictionary<string, string>
-        {
-            ["format"] = Format,
-            ["epoch"] = CompletedEpochs.ToString(CultureInfo.InvariantCulture),
-            ["updates"] = Updates.ToString(CultureInfo.InvariantCulture),
-            ["rng_state"] = _rng.State.ToString(CultureInfo.InvariantCulture),
-            ["optimizer_steps"] = string.Join(",", steps),
-            ["best_value"] = BestValue.ToString("R", CultureInfo.InvariantCulture),
-            ["best_epoch"] = BestEpoch.ToString(CultureInfo.InvariantCulture),
-            ["train_seconds"] = _trainSecondsBefore.ToString("R", CultureInfo.InvariantCulture),
-            ["history"] = JsonSerializer.Serialize(_history, Json),
-            ["config"] = Config.ToJson(),
-        };
-        CheckpointStore.Save(path, tensors, meta);
+        var inv = CultureInfo.InvariantCulture;
+        TrainingCheckpoint.Save(path,
+            _model.state_dict().Select(kv => (kv.Key, kv.Value)),
+            _ema?.State.Select(kv => (kv.Key, kv.Value)),
+            moments, steps, torchRng,
+            new Dictionary<string, string>
+            {
+                ["epoch"] = CompletedEpochs.ToString(inv),
+                ["updates"] = Updates.ToString(inv),
+                ["best_value"] = BestValue.ToString("R", inv),
+                ["best_epoch"] = BestEpoch.ToString(inv),
+                ["train_seconds"] = _trainSecondsBefore.ToString("R", inv),
+                ["history"] = JsonSerializer.Serialize(_history, ConfigFile.Json),
+                ["config"] = Config.ToJson(),
+            });
     }
 
     void LoadCheckpoint(string path)
     {
-        var (tensors, meta) = CheckpointStore.Load(path);
-        try
+        using var checkpoint = TrainingCheckpoint.Load(path);
+        WeightLoader.Apply(_model, checkpoint.Model, WeightLoadOptions.Exact, path);
+        _ema?.Load(checkpoint.Ema, path);
+        var states = _optimizer.state_dict().State;
+        var steps = checkpoint.OptimizerSteps;
+        if (steps.Length != states.Count)
+            throw new InvalidDataException($"{path}: holds optimizer state for {steps.Length} parameters; this model has {states.Count}.");
+        using (no_grad())
         {
-            if (!meta.TryGetValue("format", out var format) || format != Format)
-                throw new InvalidDataException($"'{path}' is not a training checkpoint of this toolkit (format '{format}').");
-            LoadModelState(_model, tensors, "model.", path);
-            if (_ema is not null)
-                _ema.Load(Strip(tensors, "ema."), path);
-            var states = _optimizer.state_dict().State;
-            var steps = meta["optimizer_steps"].Split(',', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToArray();
-            if (steps.Length != states.Count)
-                throw new InvalidDataException($"'{path}' holds optimizer state for {steps.Length} parameters; this model has {states.Count}.");
-            using (no_grad())
+            for (int i = 0; i < states.Count; i++)
             {
-                for (int i = 0; i < states.Count; i++)
-                {
-                    var st = (AdamW.State)states[i];
-                    st.step = steps[i];
-                    st.exp_avg.copy_(Required(tensors, $"optimizer.{i}.exp_avg", path));
-                    st.exp_avg_sq.copy_(Required(tensors, $"optimizer.{i}.exp_avg_sq", path));
-                }
+                var st = (AdamW.State)states[i];
+                var (m, v) = checkpoint.OptimizerMoments(i);
+                st.step = steps[i];
+                st.exp_avg.copy_(m);
+                st.exp_avg_sq.copy_(v);
             }
-            torch.random.set_rng_state(Required(tensors, "rng.torch", path));
-            CompletedEpochs = int.Parse(meta["epoch"], CultureInfo.InvariantCulture);
-            Updates = long.Parse(meta["updates"], CultureInfo.InvariantCulture);
-            _rng.State = ulong.Parse(meta["rng_state"], CultureInfo.InvariantCulture);
-            BestValue = double.Parse(meta["best_value"], CultureInfo.InvariantCulture);
-            BestEpoch = int.Parse(meta["best_epoch"], CultureInfo.InvariantCulture);
-            _trainSecondsBefore = double.Parse(meta["train_seconds"], CultureInfo.InvariantCulture);
-            _history.Clear();
-            _history.AddRange(JsonSerializer.Deserialize<List<EpochSummary>>(meta["history"], Json) ?? []);
-            _resumed = true;
         }
-        catch (KeyNotFoundException e)
-        {
-            throw new InvalidDataException($"'{path}' lacks training metadata: {e.Message}", e);
-        }
-        finally
-        {
-            foreach (var t in tensors.Values) t.Dispose();
-        }
+        torch.random.set_rng_state(checkpoint.TorchRng);
+        var inv = CultureInfo.InvariantCulture;
+        CompletedEpochs = int.Parse(checkpoint.Required("epoch"), inv);
+        Updates = long.Parse(checkpoint.Required("updates"), inv);
+        BestValue = double.Parse(checkpoint.Required("best_value"), inv);
+        BestEpoch = int.Parse(checkpoint.Required("best_epoch"), inv);
+        _trainSecondsBefore = double.Parse(checkpoint.Required("train_seconds"), inv);
+        _history.Clear();
+        _history.AddRange(JsonSerializer.Deserialize<List<EpochSummary>>(checkpoint.Required("history"), ConfigFile.Json) ?? []);
+        _resumed = true;
     }
 
-    static Tensor Required(Dictionary<string, Tensor> tensors, string key, string path) =>
-        tensors.TryGetValue(key, out var t) ? t : throw new InvalidDataException($"'{path}' lacks tensor '{key}'.");
-
-    static Dictionary<string, Tensor> Strip(Dictionary<string, Tensor> tensors, string prefix) =>
-        tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal))
-            .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value, StringComparer.Ordinal);
-
-    /// <summary>Copies tensors named prefix + state_dict key into the model, checking names and shapes.</summary>
-    internal static void LoadModelState(nn.Module model, Dictionary<string, Tensor> tensors, string prefix, string path)
+    /// <summary>End of a completed run: best weights into the model, model.safetensors, test evaluation, metrics.json, plots.</summary>
+    (TaskEvaluation? Test, string Split) Finish()
     {
-        using var _ = no_grad();
-        foreach (var (name, target) in model.state_dict())
-        {
-            var source = Required(tensors, prefix + name, path);
-            if (!source.shape.SequenceEqual(target.shape))
-                throw new InvalidDataException($"'{path}': '{prefix + name}' has shape [{string.Join(",", source.shape)}] but the model expects [{string.Join(",", target.shape)}].");
-            target.copy_(source);
-        }
-    }
-
-    /// <summary>Loads the model (or EMA) weights of a training checkpoint, or a bare model.safetensors, into <paramref name="model"/>.</summary>
-    public static void LoadWeights(nn.Module model, string path, bool useEma = false)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        var (tensors, _) = CheckpointStore.Load(path);
-        try
-        {
-            bool training = tensors.Keys.Any(k => k.StartsWith("model.", StringComparison.Ordinal));
-            if (useEma && !tensors.Keys.Any(k => k.StartsWith("ema.", StringComparison.Ordinal)))
-                throw new InvalidDataException($"'{path}' holds no EMA weights.");
-            LoadModelState(model, tensors, useEma ? "ema." : training ? "model." : "", path);
-        }
-        finally
-        {
-            foreach (var t in tensors.Values) t.Dispose();
-        }
-    }
-
-    /// <summary>End of a completed run: best weights into the model, test evaluation, metrics.json, model.safetensors, plots.</summary>
-    EvaluationReport? Finish()
-    {
-        var best = CheckpointPath("best");
+        var best = _folder.Checkpoint("best");
         if (File.Exists(best))
-            LoadWeights(_model, best, useEma: Config.BestMetric.StartsWith("ema_", StringComparison.Ordinal));
-        CheckpointStore.Save(Path.Combine(RunDirectory, "model.safetensors"), _model.state_dict().ToList(),
+            WeightLoader.Load(_model, best, new WeightLoadOptions { Ema = Config.BestMetric.StartsWith("ema_", StringComparison.Ordinal) });
+        SafeTensors.Write(_folder.File("model.safetensors"), _model.state_dict(),
             new Dictionary<string, string> { ["format"] = "pt", ["best_epoch"] = BestEpoch.ToString(CultureInfo.InvariantCulture) });
         var source = _data.Test ?? _data.Validation;
-        EvaluationReport? test = source is null ? null : Evaluator.Evaluate(_model, source, EvalOptions());
-        string split = _data.Test is not null ? "test" : "validation";
+        var test = source is null ? null : _task.Evaluate(_model, source, _device);
+        string split = source is null ? "" : _data.Test is not null ? "test" : "validation";
         var metrics = new Dictionary<string, object?>
         {
             ["test_split"] = test is null ? null : split,
-            ["test_top1"] = test?.Top1,
-            ["test_top5"] = test?.Top5,
-            ["test_loss"] = test?.Loss,
-            ["test_macro_f1"] = test?.MacroF1,
-            ["test_auroc_macro"] = test?.MultiLabelMetrics?.MacroAuroc,
-            ["test_ap_macro"] = test?.MultiLabelMetrics?.MacroAveragePrecision,
             ["test_samples"] = test?.Samples,
             ["train_seconds"] = _trainSecondsBefore,
             ["epochs"] = CompletedEpochs,
             ["best_metric"] = Config.BestMetric,
             ["best_value"] = BestValue,
             ["best_epoch"] = BestEpoch,
-            ["per_class"] = test?.PerClass,
-            ["per_label_auroc"] = test?.MultiLabelMetrics?.Auroc,
-            ["confusion_matrix"] = test?.ConfusionMatrix,
         };
-        AtomicFile.WriteText(Path.Combine(RunDirectory, "metrics.json"), JsonSerializer.Serialize(metrics, Json));
-        if (test?.ConfusionMatrix is { } cm)
-            WriteConfusionCsv(cm);
-        if (_options.WritePlots)
-        {
-            Plots.SaveLossCurves(_history, Path.Combine(RunDirectory, "loss.png"));
-            Plots.SaveAccuracyCurves(_history, Path.Combine(RunDirectory, "accuracy.png"));
-            if (test?.ConfusionMatrix is { } matrix)
-                Plots.SaveConfusionMatrix(matrix, _options.ClassNames, Path.Combine(RunDirectory, "confusion.png"));
-        }
-        return test;
-    }
-
-    void WriteConfusionCsv(long[][] cm)
-    {
-        var names = Enumerable.Range(0, cm.Length).Select(i => Csv(ClassificationMetrics.Name(_options.ClassNames, i))).ToList();
-        var sb = new StringBuilder("true\\predicted," + string.Join(",", names) + "\n");
-        for (int r = 0; r < cm.Length; r++)
-            sb.Append(names[r]).Append(',').AppendJoin(",", cm[r]).Append('\n');
-        AtomicFile.WriteText(Path.Combine(RunDirectory, "confusion_matrix.csv"), sb.ToString());
-    }
-
-    static string Csv(string s) => s.Contains(',', StringComparison.Ordinal) || s.Contains('"', StringComparison.Ordinal)
-        ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
-
-    /// <summary>summary.csv: one row per epoch; blank cells for metrics that were not measured.</summary>
-    void WriteSummaryCsv()
-    {
-        static string F(double? v) => v is { } d ? d.ToString("G9", CultureInfo.InvariantCulture) : "";
-        var sb = new StringBuilder("epoch,train_loss,val_loss,val_top1,val_top5,ema_top1,val_auroc,lr,seconds\n");
-        foreach (var h in _history)
-            sb.Append(CultureInfo.InvariantCulture, $"{h.Epoch},{F(h.TrainLoss)},{F(h.ValLoss)},{F(h.ValTop1)},{F(h.ValTop5)},{F(h.EmaTop1)},{F(h.ValAuroc)},{F(h.LearningRate)},{F(h.Seconds)}\n");
-        AtomicFile.WriteText(Path.Combine(RunDirectory, "summary.csv"), sb.ToString());
+        foreach (var (k, v) in _task.WriteFinal(_folder, test))
+            metrics[k] = v;
+        _folder.WriteJson("metrics.json", metrics);
+        _folder.Plot(_history, _columns);
+        return (test, split);
     }
 
     /// <inheritdoc />
@@ -573,6 +392,6 @@ public sealed class Trainer : IDisposable
     {
         _optimizer.Dispose();
         _ema?.Dispose();
-        _posWeight?.Dispose();
+        if (_ownsTask && _task is IDisposable d) d.Dispose();
     }
 }

@@ -91,7 +91,7 @@ public sealed class CheckpointConverterTests : IDisposable
     {
         using var model = new ToyClassifier();
         var sd = ToyStateDict(model, k => prefix + k);
-        var report = CheckpointConverter.ApplyTo(model, sd, strict: true);
+        var report = WeightLoader.Apply(model, sd, WeightLoadOptions.Exact, "toy.safetensors");
         Assert.True(report.IsExact, report.ToString());
         Assert.Equal(8, report.Loaded.Count);
         foreach (var (key, t) in sd)
@@ -106,7 +106,7 @@ public sealed class CheckpointConverterTests : IDisposable
         using var model = new ToyClassifier();
         var sd = ToyStateDict(model, k => k).Where(kv => kv.Key.StartsWith("backbone.", StringComparison.Ordinal))
             .ToDictionary(kv => kv.Key["backbone.".Length..], kv => kv.Value);
-        var report = CheckpointConverter.ApplyTo(model, sd, strict: false);
+        var report = WeightLoader.Apply(model, sd, WeightLoadOptions.FineTune, "toy.safetensors");
         Assert.Equal(new[] { "head.fc.weight", "head.fc.bias" }, report.Missing);
         Assert.Empty(report.Unexpected);
         Assert.Equal(6, report.Loaded.Count);
@@ -119,7 +119,7 @@ public sealed class CheckpointConverterTests : IDisposable
         using var model = new ToyClassifier();
         var sd = ToyStateDict(model, k => k.Replace("head.fc.", "head.", StringComparison.Ordinal));
         Assert.Contains("head.weight", sd.Keys);
-        var report = CheckpointConverter.ApplyTo(model, sd, strict: true);
+        var report = WeightLoader.Apply(model, sd, WeightLoadOptions.Exact, "toy.safetensors");
         Assert.True(report.IsExact, report.ToString());
         Assert.True(TensorAssert.SameValues(sd["head.weight"], model.state_dict()["head.fc.weight"]));
     }
@@ -130,7 +130,7 @@ public sealed class CheckpointConverterTests : IDisposable
         using var model = new ToyClassifier();
         var sd = ToyStateDict(model, k => k, ScalarType.Float16);
         sd["backbone.counter"] = tensor(new long[] { 42 });
-        CheckpointConverter.ApplyTo(model, sd, strict: true);
+        WeightLoader.Apply(model, sd, WeightLoadOptions.Exact, "toy.safetensors");
         var w = model.state_dict()["head.fc.weight"];
         Assert.Equal(ScalarType.Float32, w.dtype);
         using var expected = sd["head.fc.weight"].to(ScalarType.Float32);
@@ -148,7 +148,8 @@ public sealed class CheckpointConverterTests : IDisposable
         sd.Remove("head.fc.bias");
         sd["backbone.extra"] = ones(1);
         sd["backbone.pos_embed"] = zeros(1, 5, 3);
-        var ex = Assert.Throws<InvalidOperationException>(() => CheckpointConverter.ApplyTo(model, sd, strict: true));
+        var ex = Assert.Throws<InvalidDataException>(() => WeightLoader.Apply(model, sd, WeightLoadOptions.Exact, "toy.safetensors"));
+        Assert.StartsWith("toy.safetensors: the weights do not match the model", ex.Message, StringComparison.Ordinal);
         Assert.Contains("missing in checkpoint (1):", ex.Message, StringComparison.Ordinal);
         Assert.Contains("head.fc.bias", ex.Message, StringComparison.Ordinal);
         Assert.Contains("unexpected in checkpoint (1):", ex.Message, StringComparison.Ordinal);
@@ -156,7 +157,15 @@ public sealed class CheckpointConverterTests : IDisposable
         Assert.Contains("backbone.pos_embed: model [1, 2, 3], checkpoint [1, 5, 3]", ex.Message, StringComparison.Ordinal);
         Assert.True(TensorAssert.SameValues(before, model.state_dict()["backbone.ln1.weight"]));
 
-        var report = CheckpointConverter.ApplyTo(model, sd, strict: false);
+        // Fine-tuning refuses a shape difference it cannot adapt (this toy names no position embedding) ...
+        var refused = Assert.Throws<InvalidDataException>(() => WeightLoader.Apply(model, sd, WeightLoadOptions.FineTune, "toy.safetensors"));
+        Assert.Contains("backbone.pos_embed: model [1, 2, 3], checkpoint [1, 5, 3]", refused.Message, StringComparison.Ordinal);
+        Assert.True(TensorAssert.SameValues(before, model.state_dict()["backbone.ln1.weight"]));
+        // ... and loads the rest of a file with missing and unexpected keys, reporting them.
+        sd.Remove("backbone.pos_embed");
+        var report = WeightLoader.Apply(model, sd, WeightLoadOptions.FineTune, "toy.safetensors");
+        Assert.Equal(new[] { "backbone.pos_embed", "head.fc.bias" }, report.Missing.Order());
+        Assert.Equal(new[] { "backbone.extra" }, report.Unexpected);
         Assert.Equal(6, report.Loaded.Count);
         Assert.DoesNotContain("backbone.pos_embed", report.Loaded);
         Assert.True(TensorAssert.SameValues(sd["backbone.ln1.weight"], model.state_dict()["backbone.ln1.weight"]));

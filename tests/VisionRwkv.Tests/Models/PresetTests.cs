@@ -38,7 +38,7 @@ public class PresetTests
         using var noGrad = no_grad();
         var d = entry.Data;
         long batch = d.Height >= 384 ? 1 : 2;
-        var x = randn(batch, d.InChannels, d.Height, d.Width);
+        var x = randn(batch, d.Channels, d.Height, d.Width);
         var logits = model.call(x);
         var classifier = (IImageClassifier)model;
         Assert.Equal(new[] { batch, (long)classifier.NumClasses }, logits.shape);

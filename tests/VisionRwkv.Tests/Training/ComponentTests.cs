@@ -1,4 +1,5 @@
 using TorchSharp;
+using VisionRwkv.Checkpoints;
 using VisionRwkv.Training;
 using static TorchSharp.torch;
 
@@ -57,9 +58,9 @@ public class ComponentTests
         using var b = torch.tensor(new long[] { -5, 7 });
         using var c = torch.tensor(new byte[] { 1, 2, 3 });
         using var t = a.t(); // non-contiguous view is written in logical order
-        CheckpointStore.Save(path, [new("a", a), new("b", b), new("c", c), new("t", t)], new Dictionary<string, string> { ["k"] = "v" });
-        var (tensors, meta) = CheckpointStore.Load(path);
-        try
+        SafeTensors.Write(path, new Dictionary<string, Tensor> { ["a"] = a, ["b"] = b, ["c"] = c, ["t"] = t }, new Dictionary<string, string> { ["k"] = "v" });
+        using var file = SafeTensors.Read(path);
+        var (tensors, meta) = (file.Tensors, file.Metadata);
         {
             Assert.Equal("v", meta["k"]);
             Assert.Equal(a.data<float>().ToArray(), tensors["a"].data<float>().ToArray());
@@ -69,10 +70,6 @@ public class ComponentTests
             Assert.Equal(t.contiguous().data<float>().ToArray(), tensors["t"].data<float>().ToArray());
             Assert.Empty(Directory.GetFiles(dir.Path, "*.tmp"));
         }
-        finally
-        {
-            foreach (var x in tensors.Values) x.Dispose();
-        }
     }
 
     [Fact]
@@ -81,13 +78,13 @@ public class ComponentTests
         using var dir = new TempDir();
         var path = Path.Combine(dir.Path, "bad.safetensors");
         using var a = torch.ones(100);
-        CheckpointStore.Save(path, [new("a", a)], null);
+        SafeTensors.Write(path, new Dictionary<string, Tensor> { ["a"] = a });
         var bytes = File.ReadAllBytes(path);
         File.WriteAllBytes(path, bytes[..(bytes.Length - 10)]);
-        var e = Assert.Throws<InvalidDataException>(() => CheckpointStore.Load(path));
+        var e = Assert.Throws<InvalidDataException>(() => SafeTensors.Read(path));
         Assert.Contains("bad.safetensors", e.Message, StringComparison.Ordinal);
         File.WriteAllBytes(path, [1, 2, 3]);
-        Assert.Throws<InvalidDataException>(() => CheckpointStore.Load(path));
+        Assert.Throws<InvalidDataException>(() => SafeTensors.Read(path));
     }
 
     [Fact]
@@ -136,45 +133,6 @@ public class ComponentTests
         for (int t = 0; t < expected.Length; t++)
             Assert.True(expected[t].Select(BitConverter.SingleToInt32Bits).SequenceEqual(actual[t].Select(BitConverter.SingleToInt32Bits)),
                 $"shadow tensor {t} differs");
-    }
-
-    [Fact]
-    public void Mixup_targets_are_convex_mixtures_and_cutmix_lambda_matches_the_pasted_area()
-    {
-        using var scope = NewDisposeScope();
-        var x = torch.arange(4 * 1 * 8 * 8, dtype: ScalarType.Float32).reshape(4, 1, 8, 8);
-        var y = torch.tensor(new long[] { 0, 1, 2, 0 });
-        var mix = new MixupCutmix(new TrainConfig { MixupAlpha = 0.8, MixupProb = 1 });
-        var (mx, my) = mix.Apply(x, y, 3, new Random(1));
-        Assert.Equal(new long[] { 4, 3 }, my.shape);
-        var sums = my.sum(1).data<float>().ToArray();
-        Assert.All(sums, s => Assert.Equal(1f, s, 5));
-        // Sample 0 is mixed with sample 3 (reversed batch): x' = lam x0 + (1-lam) x3, and target class 0 weight = 1 (both class 0).
-        float lam = (mx[0, 0, 0, 0].item<float>() - x[3, 0, 0, 0].item<float>()) / (x[0, 0, 0, 0].item<float>() - x[3, 0, 0, 0].item<float>());
-        Assert.Equal(lam, my[1, 1].item<float>(), 4); // sample 1 (class 1) mixed with sample 2 (class 2)
-        Assert.Equal(1f, my[0, 0].item<float>(), 5);
-
-        var cut = new MixupCutmix(new TrainConfig { CutmixAlpha = 1.0, MixupProb = 1 });
-        var (cx, cy) = cut.Apply(x, y, 3, new Random(5));
-        // Pixels of sample 1 taken from sample 2 are exactly the pasted box; its target keeps 1 - area fraction of class 1.
-        long pasted = cx[1].ne(x[1]).sum().item<long>();
-        Assert.Equal(1 - pasted / 64.0, cy[1, 1].item<float>(), 5);
-        Assert.Equal(pasted / 64.0, cy[1, 2].item<float>(), 5);
-    }
-
-    [Fact]
-    public void Gamma_and_beta_samplers_have_the_right_means()
-    {
-        var r = new Random(11);
-        foreach (var shape in new[] { 0.5, 1.0, 3.0 })
-        {
-            double mean = Enumerable.Range(0, 20000).Select(_ => MixupCutmix.SampleGamma(r, shape)).Average();
-            Assert.InRange(mean, shape * 0.95, shape * 1.05);
-        }
-        // Beta(0.8, 0.8) has mean 0.5 and variance ab/((a+b)^2 (a+b+1)) = 0.64/(2.56*2.6) = 0.0962.
-        var b = Enumerable.Range(0, 20000).Select(_ => MixupCutmix.SampleBeta(r, 0.8)).ToArray();
-        Assert.InRange(b.Average(), 0.49, 0.51);
-        Assert.InRange(b.Select(v => (v - 0.5) * (v - 0.5)).Average(), 0.090, 0.102);
     }
 
     [Fact]

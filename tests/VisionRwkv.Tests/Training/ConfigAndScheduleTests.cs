@@ -34,7 +34,7 @@ public class ConfigAndScheduleTests
     {
         var cfg = TrainConfig.VrwkvImageNet with
         {
-            PosWeight = [1.5, 2.0], NoDecayNames = ["pos_embed"], Ema = true, MixupAlpha = 0.8, BestMetric = "ema_top1", Device = "cuda:1",
+            PosWeight = [1.5, 2.0], NoDecayNames = ["pos_embed"], Ema = true, LayerDecay = 0.75, BestMetric = "ema_top1", Device = "cuda:1",
         };
         var json = cfg.ToJson();
         Assert.Contains("\"learning_rate\"", json, StringComparison.Ordinal);
@@ -57,14 +57,10 @@ public class ConfigAndScheduleTests
     }
 
     [Fact]
-    public void Training_rng_state_restores_the_sequence()
+    public void An_unknown_key_is_an_error_that_names_the_key_and_the_file()
     {
-        var a = new TrainingRng(42);
-        a.NextUInt64();
-        var saved = a.State;
-        var next = new[] { a.NextUInt64(), a.NextUInt64() };
-        var b = new TrainingRng(0) { State = saved };
-        Assert.Equal(next, new[] { b.NextUInt64(), b.NextUInt64() });
-        Assert.NotEqual(next[0], next[1]);
+        var e = Assert.Throws<InvalidDataException>(() => TrainConfig.FromJson("{ \"epochs\": 3, \"learning_rte\": 0.1 }", "run.json"));
+        Assert.StartsWith("run.json: ", e.Message, StringComparison.Ordinal);
+        Assert.Contains("learning_rte", e.Message, StringComparison.Ordinal);
     }
 }

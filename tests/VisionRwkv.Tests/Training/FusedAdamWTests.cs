@@ -148,7 +148,7 @@ public class FusedAdamWTests
     public void The_trainers_optimizer_is_the_fused_one()
     {
         using var model = new TinyMlp(8, 16, 3, seed: 1);
-        Assert.IsType<FusedAdamW>(ParameterGroups.CreateAdamW(model, TrainConfig.Default));
+        Assert.IsType<FusedAdamW>(ParameterGroups.CreateAdamW(model, TrainConfig.Default).Optimizer);
     }
 
     [Fact]

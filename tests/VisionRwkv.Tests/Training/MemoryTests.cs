@@ -39,10 +39,10 @@ public class MemoryTests
         // One epoch of 500 batches of 8, with EMA, accumulation, clipping and mixup so each feature's temporaries are covered.
         var cfg = new TrainConfig
         {
-            Epochs = 1, LearningRate = 0.01, WarmupSteps = 10, Ema = true, GradAccumSteps = 2, ClipGradNorm = 1, MixupAlpha = 0.2,
-            KeepCheckpoints = 0,
+            Epochs = 1, LearningRate = 0.01, WarmupSteps = 10, Ema = true, GradAccumSteps = 2, ClipGradNorm = 1, KeepCheckpoints = 0,
         };
-        using var trainer = new Trainer(model, cfg, new TrainingData(new BlobSource(4, 1000, 8, 1)), dir.Path,
+        var source = new BlobSource(4, 1000, 8, 1, mixup: new VisionRwkv.Datasets.Transforms.AugmentConfig { MixupAlpha = 0.2 });
+        using var trainer = new Trainer(model, cfg, new TrainingData(source), dir.Path,
             new TrainerOptions { Reporter = probe, WritePlots = false });
         trainer.Fit();
 

@@ -1,5 +1,8 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Common;
+using VisionRwkv.Datasets.Loading;
+using VisionRwkv.Datasets.Transforms;
 using VisionRwkv.Training;
 using static TorchSharp.torch;
 
@@ -50,8 +53,14 @@ internal sealed class BlobSource : IBatchSource
     private readonly bool _multiLabel;
     private readonly int _classes;
 
-    public BlobSource(int classes, int perClass, int batchSize, int dataSeed, bool shuffle = true, double spread = 0.5, bool multiLabel = false)
+    private readonly int _dataSeed;
+    private readonly MixupCutmix? _mixup;
+
+    public BlobSource(int classes, int perClass, int batchSize, int dataSeed, bool shuffle = true, double spread = 0.5, bool multiLabel = false,
+        AugmentConfig? mixup = null)
     {
+        _dataSeed = dataSeed;
+        _mixup = mixup is null ? null : new MixupCutmix(mixup, classes);
         _batchSize = batchSize;
         _shuffle = shuffle;
         _multiLabel = multiLabel;
@@ -74,11 +83,11 @@ internal sealed class BlobSource : IBatchSource
     public int Samples => _y.Length;
     public int BatchCount => (_y.Length + _batchSize - 1) / _batchSize;
 
-    public IEnumerable<Batch> GetBatches(int epoch, ulong seed)
+    public IEnumerable<Batch> GetBatches(int epoch)
     {
         var order = Enumerable.Range(0, _y.Length).ToArray();
         if (_shuffle)
-            new Random(unchecked((int)seed)).Shuffle(order);
+            SeededRng.For(_dataSeed, epoch, -1).Shuffle(order);
         for (int start = 0; start < order.Length; start += _batchSize)
         {
             var idx = order.Skip(start).Take(_batchSize).ToArray();
@@ -98,6 +107,12 @@ internal sealed class BlobSource : IBatchSource
             else
             {
                 y = torch.tensor(idx.Select(i => (long)_y[i]).ToArray());
+            }
+            if (_mixup is not null)
+            {
+                var soft = _mixup.Apply(x, y, SeededRng.For(_dataSeed, epoch, start), out _);   // [B,K] soft targets
+                y.Dispose();
+                y = soft;
             }
             yield return new Batch(x, y);
         }

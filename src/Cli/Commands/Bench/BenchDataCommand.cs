@@ -8,6 +8,7 @@ using VisionRwkv.Datasets.Imaging;
 using VisionRwkv.Datasets.Loading;
 using VisionRwkv.Datasets.Sources;
 using VisionRwkv.Datasets.Transforms;
+using VisionRwkv.Common;
 
 namespace VisionRwkv.Cli.Commands.Bench;
 
@@ -57,13 +58,13 @@ internal static class BenchDataCommand
         {
             var idx = OpenIdx(source["idx:".Length..]);
             dataset = idx;
-            var cfg = ImageDataConfig.FashionMnist with { Height = size ?? idx.Height, Width = size ?? idx.Width };
+            var cfg = DataConfig.FashionMnist() with { Height = size ?? idx.Height, Width = size ?? idx.Width };
             pipeline = ImagePipeline.Eval(cfg, decode);
         }
         else
         {
             dataset = HasClassFolders(source) ? new ImageFolderDataset(source) : ImageFilesDataset.Scan(source);
-            pipeline = ImagePipeline.Eval(ImageDataConfig.ImageNet.WithSize(size ?? 224), decode);
+            pipeline = ImagePipeline.Eval(DataConfig.ImageNet().WithSize(size ?? 224), decode);
         }
         if (dataset.Count == 0)
             throw new InvalidOperationException($"No images in '{source}'.");

@@ -2,6 +2,7 @@ using TorchSharp;
 using TorchSharp.Modules;
 using VisionRwkv.Runtime;
 using VisionRwkv.Layers;
+using VisionRwkv.Datasets;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Models.Vit;
@@ -10,7 +11,7 @@ namespace VisionRwkv.Models.Vit;
 /// ViT/DeiT classifier with timm's key layout (cls_token, pos_embed, patch_embed.proj, blocks, norm, head): the
 /// quadratic-attention baseline for side-by-side comparisons with Vision-RWKV.
 /// </summary>
-public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, IImageClassifier
+public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, IImageClassifier, Checkpoints.ICheckpointLayout
 {
     private readonly Parameter cls_token;        // [1,1,C]
     private readonly Parameter pos_embed;        // [1,1+N0,C]
@@ -68,6 +69,27 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, IImageClassif
     }
 
     /// <summary>Class-token pooling, as DeiT.</summary>
+    public int LayerCount => Config.Depth;
+
+    public int LayerIdOf(string parameterName)
+    {
+        ArgumentNullException.ThrowIfNull(parameterName);
+        if (parameterName.StartsWith("blocks.", StringComparison.Ordinal))
+            return int.Parse(parameterName.AsSpan(7, parameterName.IndexOf('.', 7) - 7), System.Globalization.CultureInfo.InvariantCulture) + 1;
+        if (parameterName.StartsWith("patch_embed.", StringComparison.Ordinal) || parameterName is "pos_embed" or "cls_token")
+            return 0;
+        return Config.Depth + 1;   // the final norm and the head
+    }
+
+    public bool IsHead(string parameterName) => parameterName.StartsWith("head.", StringComparison.Ordinal);
+
+    IReadOnlyCollection<string> Checkpoints.ICheckpointLayout.HeadKeys => ["head.weight", "head.bias"];
+
+    IReadOnlyDictionary<string, (PatchGrid Grid, int PrefixTokens)> Checkpoints.ICheckpointLayout.PositionEmbeddings =>
+        new Dictionary<string, (PatchGrid, int)> { ["pos_embed"] = (new PatchGrid(Config.GridSize, Config.GridSize), 1) };
+
+    string? Checkpoints.ICheckpointLayout.InputConvKey => "patch_embed.proj.weight";
+
     public Tensor ForwardHead(Tensor features)
     {
         using var scope = NewDisposeScope();
@@ -81,7 +103,7 @@ public sealed class VisionTransformer : nn.Module<Tensor, Tensor>, IImageClassif
         if (grid == stored) return pos_embed.alias();
         using var scope = NewDisposeScope();
         var clsPos = pos_embed.narrow(1, 0, 1);
-        var patchPos = VisionRwkvBackbone.ResizePosEmbed(pos_embed.narrow(1, 1, stored.Tokens), stored, grid);
+        var patchPos = Layers.PositionEmbedding.Resize(pos_embed.narrow(1, 1, stored.Tokens), stored, grid);
         return cat(new[] { clsPos, patchPos }, dim: 1).MoveToOuterDisposeScope();
     }
 }

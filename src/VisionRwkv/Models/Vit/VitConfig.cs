@@ -1,3 +1,4 @@
+using VisionRwkv.Datasets;
 namespace VisionRwkv.Models.Vit;
 
 /// <summary>ViT/DeiT configuration with timm's names (the baseline Vision-RWKV is compared against).</summary>

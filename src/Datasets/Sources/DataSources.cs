@@ -1,28 +1,34 @@
-using VisionRwkv.Datasets.Loading;
-using VisionRwkv.Datasets.Sources;
-using VisionRwkv.Datasets.Transforms;
-using VisionRwkv.Models;
-using VisionRwkv.Training;
-using DataBatch = VisionRwkv.Datasets.Loading.Batch;
-using TrainBatch = VisionRwkv.Training.Batch;
+namespace VisionRwkv.Datasets.Sources;
 
-namespace VisionRwkv.Cli.Training;
-
-/// <summary>The three splits of a data source, opened from a data spec.</summary>
-internal sealed record DataSplits(IImageDataset Train, IImageDataset? Validation, IImageDataset? Test, string Description)
+/// <summary>The splits of a data source, opened from a data spec. Validation and test may be absent.</summary>
+/// <param name="Train">What the model is fitted on.</param>
+/// <param name="Validation">Held out for model selection (best checkpoint); never used for fitting.</param>
+/// <param name="Test">Evaluated once with the selected weights; validation stands in when it is absent.</param>
+/// <param name="Description">One line saying where the data came from and how it was split.</param>
+public sealed record DataSplits(IImageDataset Train, IImageDataset? Validation, IImageDataset? Test, string Description)
 {
     public ClassMap Classes => Train.Classes;
+
+    /// <summary>The split named test, val (validation) or train; throws naming the split when it is absent.</summary>
+    public IImageDataset Get(string split) => split switch
+    {
+        "test" => Test ?? Validation ?? throw new InvalidOperationException("the data has neither a test nor a validation split"),
+        "val" or "validation" => Validation ?? throw new InvalidOperationException("the data has no validation split"),
+        "train" => Train,
+        _ => throw new ArgumentException($"split must be train, val or test, got '{split}'"),
+    };
 }
 
 /// <summary>
-/// Opens the data a run trains on from one spec string:
-/// <c>fashion-mnist</c> (the default: official train/test, a stratified validation split held out of train),
+/// Opens training data from one spec string, the way <c>rwkv train --data</c> and the library's run API take it:
+/// <c>fashion-mnist</c> (official train/test, a stratified validation split held out of train),
 /// <c>idx:TRAIN_IMAGES,TRAIN_LABELS[,TEST_IMAGES,TEST_LABELS]</c>,
-/// a folder (leaf folder = class; with train/ and val/ or test/ subfolders those are used as splits),
+/// a folder (leaf folder = class; with train/ and val/ or test/ subfolders those are the splits),
 /// or a CSV/JSONL manifest (split by its group column when it has one, so no patient lands in two splits).
 /// </summary>
-internal static class DataSetup
+public static class DataSources
 {
+    /// <summary>Opens <paramref name="spec"/>; <paramref name="limitTrain"/> keeps a stratified subset of the training split.</summary>
     public static DataSplits Open(string spec, double valFraction, long seed, int? limitTrain = null)
     {
         var splits = OpenUnlimited(spec, valFraction, seed);
@@ -35,6 +41,11 @@ internal static class DataSetup
         }
         return splits;
     }
+
+    /// <summary>True for specs whose images are tiny records in memory (one loader thread is enough for them).</summary>
+    public static bool IsInMemory(string spec) =>
+        string.IsNullOrWhiteSpace(spec) || spec.Equals("fashion-mnist", StringComparison.OrdinalIgnoreCase)
+        || spec.StartsWith("idx:", StringComparison.OrdinalIgnoreCase);
 
     private static DataSplits OpenUnlimited(string spec, double valFraction, long seed)
     {
@@ -89,35 +100,5 @@ internal static class DataSetup
         var split = grouped ? DatasetSplit.ByGroup(all, valFraction, seed) : DatasetSplit.Stratified(all, valFraction, seed);
         return new DataSplits(new SubsetDataset(all, split.Train), new SubsetDataset(all, split.Val), test,
             description + (grouped ? $", validation {split.Val.Length} by group" : $", validation {split.Val.Length} stratified"));
-    }
-
-    /// <summary>The model's preprocessing in the data library's terms.</summary>
-    public static ImageDataConfig ToImageDataConfig(DataConfig d) => new(
-        d.InChannels, d.Height, d.Width, d.Mean, d.Std,
-        d.Interpolation.Equals("bilinear", StringComparison.OrdinalIgnoreCase) ? Interpolation.Bilinear : Interpolation.Bicubic,
-        d.CropPct);
-}
-
-/// <summary>Feeds the trainer from a <see cref="DataLoader"/>: same (epoch, seed) → same batches.</summary>
-internal sealed class LoaderBatchSource(IImageDataset dataset, ImagePipeline pipeline, int batchSize, bool shuffle, int threads, long seed)
-    : IBatchSource
-{
-    private readonly DataLoader _loader = new(dataset, pipeline, new LoaderOptions
-    {
-        BatchSize = batchSize,
-        Shuffle = shuffle,
-        DropLast = false,
-        Threads = threads,
-        Seed = seed,
-    });
-
-    public int BatchCount => _loader.BatchesPerEpoch;
-
-    public IReadOnlyList<SkippedItem> Skipped => _loader.Skipped;
-
-    public IEnumerable<TrainBatch> GetBatches(int epoch, ulong seed)
-    {
-        foreach (DataBatch b in _loader.Epoch(epoch))
-            yield return new TrainBatch(b.Images, b.Targets);
     }
 }

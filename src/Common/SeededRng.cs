@@ -1,8 +1,8 @@
-namespace VisionRwkv.Datasets;
+namespace VisionRwkv.Common;
 
 /// <summary>
 /// A small, explicitly seeded random generator (xoshiro256**, seeded through SplitMix64). Every random choice in the data
-/// pipeline draws from one of these, never from global state, so augmentation is reproducible bit for bit. Its output is
+/// pipeline and the trainer draws from one of these, never from global state, so augmentation is reproducible bit for bit. Its output is
 /// defined here rather than by <see cref="Random"/>, whose algorithm may change between .NET versions.
 /// </summary>
 public sealed class SeededRng
