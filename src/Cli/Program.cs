@@ -10,7 +10,7 @@ public static class Program
     {
         Runtime.NativeRuntime.Prepare();        // before anything loads LibTorch or allocates a tensor
         var root = new RootCommand("Vision-RWKV for .NET: train, evaluate, run and benchmark Vision-RWKV image classifiers on TorchSharp.");
-        foreach (var command in CommandCatalog.All())
+        foreach (var command in CommandCatalog.All(KernelSwitches.FromEnvironment()))
             root.Subcommands.Add(command);
         // Errors reach the user as one line naming the file and the problem; RWKV_DEBUG=1 shows the stack as well.
         bool debug = Environment.GetEnvironmentVariable("RWKV_DEBUG") == "1";

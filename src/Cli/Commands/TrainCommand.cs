@@ -3,13 +3,14 @@ using System.Diagnostics;
 using System.Globalization;
 using VisionRwkv.Cli.Training;
 using VisionRwkv.Runs;
+using VisionRwkv.Runtime;
 
 namespace VisionRwkv.Cli.Commands;
 
 /// <summary><c>rwkv train</c>: train a classifier; with no arguments, the main job (vrwkv_mini_28 on Fashion-MNIST).</summary>
 internal static class TrainCommand
 {
-    public static Command Create()
+    public static Command Create(KernelOptions kernels)
     {
         var config = new Option<FileInfo?>("--config", "-c") { Description = "YAML or JSON run config (model, data, augment, train: {...}); options below override it." };
         var model = new Option<string?>("--model", "-m") { Description = "Model preset (see 'rwkv models'). Default: vrwkv_mini_28." };
@@ -46,7 +47,7 @@ internal static class TrainCommand
         };
         command.SetAction((parse, ct) =>
         {
-            var options = new RunOptions { Log = Console.Out };
+            var options = new RunOptions { Log = Console.Out, Kernels = kernels };
             var sw = Stopwatch.StartNew();
             ClassifierRunResult run;
             if (parse.GetValue(resume) is { } resumeDir)

@@ -6,6 +6,7 @@ using TorchSharp;
 using VisionRwkv.Checkpoints;
 using VisionRwkv.Models;
 using VisionRwkv.Training;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Benchmarks;
@@ -19,8 +20,10 @@ namespace VisionRwkv.Benchmarks;
 /// <param name="DType">float32, or bfloat16 (the whole model and its inputs cast; the WKV core computes in float32).</param>
 /// <param name="Warmup">Untimed iterations first.</param>
 /// <param name="Iterations">Timed iterations; the median is reported (at least 5).</param>
+/// <param name="Kernels">Which fused CUDA kernels may run (null: all).</param>
 public sealed record BenchConfig(
-    string Model, int Res, int Batch, BenchMode Mode, string Device, ScalarType DType, int Warmup = 2, int Iterations = 5);
+    string Model, int Res, int Batch, BenchMode Mode, string Device, ScalarType DType, int Warmup = 2, int Iterations = 5,
+    KernelOptions? Kernels = null);
 
 /// <summary>One result row; the JSON names are the (model, res, batch, mode, device, dtype, img_per_s, ...).</summary>
 public sealed record BenchRecord
@@ -192,7 +195,7 @@ public static class ModelBenchmark
         public static Session Create(BenchConfig config, Device device)
         {
             var entry = ModelRegistry.Get(config.Model);
-            var module = entry.Create(null);
+            var module = entry.Create(null, config.Kernels);
             try
             {
                 var classifier = (IImageClassifier)module;
@@ -208,7 +211,7 @@ public static class ModelBenchmark
                 else
                 {
                     module.train();
-                    optimizer = new FusedAdamW(module.parameters(), lr: 1e-4);
+                    optimizer = new FusedAdamW(module.parameters(), lr: 1e-4) { UseCudaKernel = (config.Kernels ?? KernelOptions.Default).CudaAdamW };
                 }
                 return new Session(module, images, labels, optimizer, flops);
             }

@@ -1,3 +1,4 @@
+using VisionRwkv.Runtime;
 using VisionRwkv.Wkv;
 
 namespace VisionRwkv.Blocks;
@@ -28,6 +29,9 @@ public sealed record BlockConfig
     public WkvCompat Wkv { get; init; } = WkvCompat.Exact;
     /// <summary>Which Bi-WKV implementation runs.</summary>
     public WkvImplementation WkvImplementation { get; init; } = WkvImplementation.Auto;
+
+    /// <summary>Which fused CUDA kernels may run.</summary>
+    public KernelOptions Kernels { get; init; } = KernelOptions.Default;
 
     public int HiddenDims => HiddenRate * EmbedDims;
 }

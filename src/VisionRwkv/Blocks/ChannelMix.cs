@@ -40,7 +40,7 @@ public sealed class ChannelMix : nn.Module<Tensor, PatchGrid, Tensor>
     {
         using var scope = NewDisposeScope();
         // Q-Shift, then x·μ + xx·(1-μ) per mix, fused into one pass (QShift.Apply is the readable reference).
-        var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma, spatial_mix_k, spatial_mix_r);
+        var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma, _cfg.Kernels, spatial_mix_k, spatial_mix_r);
         var (xk, xr) = (mixed[0], mixed[1]);
         var pre = key.call(xk);                                                // [B,T,hidden]
         SpatialMix.Release(xk);

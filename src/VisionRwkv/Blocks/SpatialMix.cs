@@ -51,7 +51,7 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         using var scope = NewDisposeScope();
         long t = x.shape[1];
         // Q-Shift, then x·μ + xx·(1-μ) per mix, fused into one pass (QShift.Apply is the readable reference).
-        var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma,
+        var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma, _cfg.Kernels,
             spatial_mix_k, spatial_mix_v, spatial_mix_r);                       // 3 × [B,T,C]
         var (xk, xv, xr) = (mixed[0], mixed[1], mixed[2]);
         // Handles are released as soon as a value is consumed: in inference that frees the memory at once (peak
@@ -63,7 +63,7 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         var sr = r.sigmoid_();                                                   // in place: sigmoid's backward uses its output
         // An explicit, disposed Scalar rather than an implicit one that only the finalizer frees (see ScalarFree).
         using var tokens = ((double)t).ToScalar();
-        var y = Wkv4.Bidirectional(k, v, spatial_decay.div(tokens), spatial_first.div(tokens), _cfg.WkvImplementation, _cfg.Wkv);   // [B,T,C]
+        var y = Wkv4.Bidirectional(k, v, spatial_decay.div(tokens), spatial_first.div(tokens), _cfg.WkvImplementation, _cfg.Wkv, _cfg.Kernels);   // [B,T,C]
         Release(k, v);
         if (key_norm is not null) y = key_norm.call(y);
         return output.call(Gate(sr, y)).MoveToOuterDisposeScope();

@@ -10,8 +10,9 @@ namespace VisionRwkv.Checkpoints;
 
 /// <summary>
 /// PyTorch <c>torch.save</c> files in the zip format (PyTorch 1.6 and later): <c>&lt;name&gt;/data.pkl</c> is a pickle
-/// whose tensors point, through persistent ids, at raw little-endian storages <c>&lt;name&gt;/data/&lt;key&gt;</c>.
-/// Reading goes through <see cref="RestrictedUnpickler"/>, which never executes code from the file.
+/// whose tensors point, through persistent ids, at raw little-endian storages <c>&lt;name&gt;/data/&lt;key&gt;</c>; and
+/// in the legacy format (before 1.6, or <c>_use_new_zipfile_serialization=False</c>): five pickles and raw storages in
+/// one stream. Reading goes through <see cref="RestrictedUnpickler"/>, which never executes code from the file.
 /// </summary>
 public static class Pth
 {
@@ -32,12 +33,11 @@ public static class Pth
 
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read);
         Span<byte> magic = stackalloc byte[4];
-        if (stream.Read(magic) < 4 || magic[0] != 'P' || magic[1] != 'K')
-        {
-            throw new InvalidDataException(magic[0] == 0x80
-                ? $"{path}: legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with a current PyTorch"
-                : $"{path}: not a zip-format PyTorch checkpoint");
-        }
+        int got = stream.Read(magic);
+        if (got >= 2 && magic[0] == 0x80 && magic[1] is >= 2 and <= 5)
+            return ReadLegacy(path, stream, wrapperKey);
+        if (got < 4 || magic[0] != 'P' || magic[1] != 'K')
+            throw new InvalidDataException($"{path}: not a PyTorch checkpoint (neither a torch.save zip archive nor a legacy torch.save pickle stream)");
         stream.Position = 0;
 
         ZipArchive zip;
@@ -47,7 +47,7 @@ public static class Pth
         }
         catch (InvalidDataException ex)
         {
-            throw new InvalidDataException($"{path}: corrupt zip archive ({ex.Message})", ex);
+            throw new InvalidDataException($"{path}: a zip archive whose directory is corrupt or truncated (not a complete torch.save file)", ex);
         }
         using (zip)
         {
@@ -72,39 +72,138 @@ public static class Pth
             PyStorage LoadStorage(PyTuple pid) => LoadPersistent(path, zip, prefix, pid, storages);
             var root = new RestrictedUnpickler(path, pickle, LoadStorage).Load();
 
-            var (stateDict, wrapper) = FindStateDict(path, root, wrapperKey);
-            var tensors = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
-            var skipped = new List<string>();
-            var seen = new HashSet<torch.Tensor>(ReferenceEqualityComparer.Instance);
-            foreach (var (key, value) in stateDict.Items)
-            {
-                var name = key as string ?? Convert.ToString(key, CultureInfo.InvariantCulture) ?? "";
-                if (value is torch.Tensor t)
-                {
-                    // The same pickled tensor under two keys (tied weights) becomes two handles on one storage,
-                    // so that disposing one entry does not invalidate the other.
-                    tensors[name] = seen.Add(t) ? t : t.alias();
-                }
-                else
-                {
-                    skipped.Add(name);
-                }
-            }
-            foreach (var t in tensors.Values)
-                t.DetachFromDisposeScope();
-
-            var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-            if (root is PyDict top && top.TryGet("meta", out var meta) && meta is PyDict metaDict)
-            {
-                foreach (var (k, v) in metaDict.Items)
-                    metadata[Convert.ToString(k, CultureInfo.InvariantCulture) ?? ""] = v as string ?? ToJson(v);
-            }
-            if (wrapper is not null)
-                metadata["pth.wrapper"] = wrapper;
-            if (skipped.Count > 0)
-                metadata["pth.skipped_non_tensors"] = string.Join(",", skipped);
-            return new Checkpoint(path, tensors, metadata);
+            return ToCheckpoint(path, root, wrapperKey);
         }
+    }
+
+    /// <summary>The legacy format's first pickle: the number torch.save writes to mark its files.</summary>
+    private static readonly BigInteger LegacyMagic = BigInteger.Parse("1950a86a20f9469cfc6c", NumberStyles.HexNumber);
+
+    /// <summary>Largest legacy file read (it is read into memory whole; zip files are read entry by entry).</summary>
+    private const long MaxLegacyBytes = int.MaxValue;
+
+    /// <summary>
+    /// The legacy stream: pickles of the magic number, the protocol version (1001) and a sys_info dict, then the object
+    /// (storages as persistent ids <c>('storage', type, key, location, numel, view_metadata)</c>), then the sorted list
+    /// of storage keys, then for each key an int64 element count and the storage's raw little-endian bytes. The object is
+    /// unpickled twice: once to find where it ends (its storages are not read yet), once with the storages filled in.
+    /// </summary>
+    private static Checkpoint ReadLegacy(string path, FileStream stream, string? wrapperKey)
+    {
+        if (stream.Length > MaxLegacyBytes)
+            throw new InvalidDataException($"{path}: legacy torch.save file of {stream.Length} bytes is too large (limit {MaxLegacyBytes}); re-save it in the zip format");
+        var data = new byte[stream.Length];
+        stream.Position = 0;
+        stream.ReadExactly(data);
+        static PyStorage NoStorage(PyTuple pid) => throw new InvalidDataException("a storage appears before the object pickle");
+        var header = new RestrictedUnpickler(path, data, NoStorage);
+        if (header.Load() is not BigInteger magic || magic != LegacyMagic)
+            throw new InvalidDataException($"{path}: a pickle, but not a torch.save file (wrong magic number at byte 0)");
+        var version = new RestrictedUnpickler(path, data, NoStorage, header.Position);
+        if (version.Load() is not long protocol || protocol != 1001)
+            throw new InvalidDataException($"{path}: legacy torch.save protocol is not 1001 (byte {header.Position})");
+        var sysInfo = new RestrictedUnpickler(path, data, NoStorage, version.Position);
+        if (sysInfo.Load() is PyDict info && info.TryGet("little_endian", out var little) && little is false)
+            throw new InvalidDataException($"{path}: saved on a big-endian machine; only little-endian files are supported");
+        int objectStart = sysInfo.Position;
+
+        // Pass 1: the object's extent and its storages' declared types and sizes (placeholders, never read).
+        var declared = new Dictionary<string, (torch.ScalarType Type, long Numel)>(StringComparer.Ordinal);
+        using var scope = torch.NewDisposeScope();
+        PyStorage Declare(PyTuple pid)
+        {
+            var (key, type, numel) = LegacyStorageId(path, pid);
+            declared.TryAdd(key, (type, numel));
+            return new PyStorage(key, torch.empty(numel, dtype: type));
+        }
+        var probe = new RestrictedUnpickler(path, data, Declare, objectStart);
+        probe.Load();
+        var keysPickle = new RestrictedUnpickler(path, data, NoStorage, probe.Position);
+        if (keysPickle.Load() is not List<object?> keyList || keyList.Any(k => k is not string))
+            throw new InvalidDataException($"{path}: the storage key list after the object (byte {probe.Position}) is not a list of strings");
+
+        // The raw storages, in the order of the key list.
+        var storages = new Dictionary<string, PyStorage>(StringComparer.Ordinal);
+        long at = keysPickle.Position;
+        foreach (string key in keyList.Cast<string>())
+        {
+            if (!declared.TryGetValue(key, out var d))
+                throw new InvalidDataException($"{path}: storage '{key}' is listed but no tensor uses it");
+            if (at + 8 > data.Length)
+                throw new InvalidDataException($"{path}: file ends at byte {data.Length} before storage '{key}' (byte {at})");
+            long numel = BitConverter.ToInt64(data, (int)at);
+            if (numel != d.Numel)
+                throw new InvalidDataException($"{path}: storage '{key}' at byte {at} holds {numel} elements, its tensors declare {d.Numel}");
+            long bytes = numel * DTypes.Size(d.Type);
+            if (at + 8 + bytes > data.Length)
+                throw new InvalidDataException($"{path}: storage '{key}' needs {bytes} bytes at byte {at + 8}, the file ends at {data.Length}");
+            var flat = torch.empty(numel, dtype: d.Type);
+            using (var ms = new MemoryStream(data, (int)(at + 8), (int)bytes, writable: false))
+                DTypes.ReadInto(flat, ms, bytes);
+            storages[key] = new PyStorage(key, flat);
+            at += 8 + bytes;
+        }
+        // Pass 2: the object again, its tensors now built on the real storages.
+        PyStorage Load(PyTuple pid)
+        {
+            var (key, _, _) = LegacyStorageId(path, pid);
+            return storages.TryGetValue(key, out var s) ? s
+                : throw new InvalidDataException($"{path}: storage '{key}' is used by a tensor but missing from the key list");
+        }
+        var root = new RestrictedUnpickler(path, data, Load, objectStart).Load();
+        return ToCheckpoint(path, root, wrapperKey);
+    }
+
+    /// <summary>A legacy persistent id: ('storage', type, key, location, numel, view_metadata) with no view.</summary>
+    private static (string Key, torch.ScalarType Type, long Numel) LegacyStorageId(string path, PyTuple pid)
+    {
+        if (pid.Count < 5 || pid[0] as string != "storage")
+            throw new InvalidDataException($"{path}: persistent id is not a ('storage', type, key, location, numel, view) tuple");
+        if (pid[1] is not PyGlobal type || !RestrictedUnpickler.StorageTypes.TryGetValue(type.Name, out var dtype))
+            throw new InvalidDataException($"{path}: unknown storage type {RestrictedUnpickler.Describe(pid[1])}");
+        var key = pid[2] as string ?? throw new InvalidDataException($"{path}: storage key is not a string");
+        if (pid[4] is not long numel || numel < 0)
+            throw new InvalidDataException($"{path}: storage '{key}' has no valid element count");
+        if (pid.Count > 5 && pid[5] is not null)
+            throw new InvalidDataException($"{path}: storage '{key}' is a view of another storage (a pre-1.0 file); re-save it with a current PyTorch");
+        return (key, dtype, numel);
+    }
+
+    /// <summary>The state dict (tensors by key) and metadata of an unpickled checkpoint object.</summary>
+    private static Checkpoint ToCheckpoint(string path, object? root, string? wrapperKey)
+    {
+        var (stateDict, wrapper) = FindStateDict(path, root, wrapperKey);
+        var tensors = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
+        var skipped = new List<string>();
+        var seen = new HashSet<torch.Tensor>(ReferenceEqualityComparer.Instance);
+        foreach (var (key, value) in stateDict.Items)
+        {
+            var name = key as string ?? Convert.ToString(key, CultureInfo.InvariantCulture) ?? "";
+            if (value is torch.Tensor t)
+            {
+                // The same pickled tensor under two keys (tied weights) becomes two handles on one storage,
+                // so that disposing one entry does not invalidate the other.
+                tensors[name] = seen.Add(t) ? t : t.alias();
+            }
+            else
+            {
+                skipped.Add(name);
+            }
+        }
+        foreach (var t in tensors.Values)
+            t.DetachFromDisposeScope();
+
+        var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (root is PyDict top && top.TryGet("meta", out var meta) && meta is PyDict metaDict)
+        {
+            foreach (var (k, v) in metaDict.Items)
+                metadata[Convert.ToString(k, CultureInfo.InvariantCulture) ?? ""] = v as string ?? ToJson(v);
+        }
+        if (wrapper is not null)
+            metadata["pth.wrapper"] = wrapper;
+        if (skipped.Count > 0)
+            metadata["pth.skipped_non_tensors"] = string.Join(",", skipped);
+        return new Checkpoint(path, tensors, metadata);
     }
 
     /// <summary>
@@ -180,7 +279,7 @@ public static class Pth
         }
         catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
         {
-            throw new InvalidDataException($"{path}: cannot read {entry.FullName} ({ex.Message})", ex);
+            throw new InvalidDataException($"{path}: the archive entry {entry.FullName} is corrupt or truncated", ex);
         }
         return buffer;
     }
@@ -212,7 +311,7 @@ public static class Pth
             }
             catch (Exception ex) when (ex is InvalidDataException or EndOfStreamException)
             {
-                throw new InvalidDataException($"{path}: cannot read storage record {name} ({ex.Message})", ex);
+                throw new InvalidDataException($"{path}: the storage record {name} is corrupt or truncated", ex);
             }
         }
         var storage = new PyStorage(key, flat);

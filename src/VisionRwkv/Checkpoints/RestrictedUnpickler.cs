@@ -52,13 +52,17 @@ internal sealed class RestrictedUnpickler
     private int pos;
     private List<object?> current;
 
-    public RestrictedUnpickler(string file, byte[] data, Func<PyTuple, PyStorage> persistentLoad)
+    public RestrictedUnpickler(string file, byte[] data, Func<PyTuple, PyStorage> persistentLoad, int start = 0)
     {
         this.file = file;
         this.data = data;
         this.persistentLoad = persistentLoad;
+        pos = start;
         current = stack;
     }
+
+    /// <summary>The byte after the STOP opcode once <see cref="Load"/> returned: where a following pickle starts.</summary>
+    public int Position => pos;
 
     /// <summary>Describes a Python value briefly for error messages.</summary>
     public static string Describe(object? value) => value switch

@@ -164,7 +164,7 @@ public static class SafeTensors
         }
         catch (JsonException ex)
         {
-            throw Bad(path, $"header is not valid JSON ({ex.Message})");
+            throw Bad(path, $"the {headerBytes.Length}-byte JSON header is not valid JSON (error at byte {ex.BytePositionInLine ?? 0} of line {(ex.LineNumber ?? 0) + 1})");
         }
 
         using (doc)

@@ -14,9 +14,8 @@ namespace VisionRwkv.Cuda;
 /// <param name="kernelNames">The <c>extern "C"</c> kernels to look up.</param>
 /// <param name="description">What the kernels are, for the fallback message ("the fused CUDA WKV kernel").</param>
 /// <param name="fallback">What runs instead when they cannot ("the chunked tensor-op WKV").</param>
-/// <param name="disableVariable">Environment variable that turns the kernels off when set to 0.</param>
 internal sealed unsafe class CudaKernelModule(string source, string fileName, IReadOnlyList<string> kernelNames,
-    string description, string fallback, string disableVariable)
+    string description, string fallback)
 {
     private readonly object _gate = new();
     private readonly Dictionary<(int, int), byte[]> _images = [];
@@ -60,35 +59,34 @@ internal sealed unsafe class CudaKernelModule(string source, string fileName, IR
     }
 
     /// <summary>
-    /// Why the kernels cannot run on CUDA device <paramref name="device"/> (disabled, no driver, no NVRTC, compile
-    /// error), or null when they can; tried once per device and cached.
+    /// Why the kernels cannot run on CUDA device <paramref name="device"/> (no driver, no NVRTC, compile error), or null
+    /// when they can; tried once per device and cached.
     /// </summary>
     public string? UnavailableReason(int device)
     {
         lock (_gate)
         {
             if (!_failures.TryGetValue(device, out var reason))
-                _failures[device] = reason = Environment.GetEnvironmentVariable(disableVariable) == "0"
-                    ? $"{disableVariable}=0 is set"
-                    : TryLoad(device);
+                _failures[device] = reason = TryLoad(device);
             return reason;
         }
     }
 
     /// <summary>
-    /// Whether the kernels run on <paramref name="device"/>; false for non-CUDA devices. With <paramref name="warn"/>,
-    /// the first failure (other than being turned off on purpose) prints once to stderr what runs instead.
+    /// Whether the kernels run on <paramref name="device"/>; false for non-CUDA devices and when not
+    /// <paramref name="enabled"/> (switched off on purpose, silently). With <paramref name="warn"/>, the first failure
+    /// prints once to stderr what runs instead.
     /// </summary>
-    public bool CanRun(Device device, bool warn = true)
+    public bool CanRun(Device device, bool enabled = true, bool warn = true)
     {
-        if (device.type != DeviceType.CUDA)
+        if (device.type != DeviceType.CUDA || !enabled)
             return false;
         var reason = UnavailableReason(DeviceIndex(device));
         if (reason is null)
             return true;
         lock (_gate)
         {
-            if (!warn || _warned || reason.StartsWith(disableVariable, StringComparison.Ordinal))
+            if (!warn || _warned)
                 return false;
             _warned = true;
         }

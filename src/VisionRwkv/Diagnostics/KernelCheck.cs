@@ -1,5 +1,6 @@
 using TorchSharp;
 using VisionRwkv.Layers;
+using VisionRwkv.Runtime;
 using VisionRwkv.Training;
 using VisionRwkv.Wkv;
 using VisionRwkv.Wkv.Cuda;
@@ -28,7 +29,7 @@ public static class KernelCheck
     /// <summary>Runs every case on <paramref name="device"/>; a row fails when its error exceeds the tolerance or a value is not finite.</summary>
     public static List<KernelCheckRow> Run(Device device)
     {
-        if (!Wkv4Cuda.CanRun(device))
+        if (!Wkv4Cuda.CanRun(device, KernelOptions.Default))
             throw new InvalidOperationException($"The fused CUDA WKV cannot run on {device}: {Wkv4Cuda.UnavailableReason}");
         var rows = new List<KernelCheckRow>();
         foreach (var causal in new[] { false, true })

@@ -19,8 +19,13 @@ public static unsafe class TokenShiftMix
     /// <param name="gamma">Fraction of channels per direction (at most 1/4).</param>
     /// <param name="mixes">Mix coefficients μ, each [1,1,C] (or any shape of C elements).</param>
     /// <returns>One [B,N,C] tensor per mix, in order.</returns>
-    public static Tensor[] Apply(Tensor x, PatchGrid grid, int shiftPixel, double gamma, params Tensor[] mixes)
+    public static Tensor[] Apply(Tensor x, PatchGrid grid, int shiftPixel, double gamma, params Tensor[] mixes) =>
+        Apply(x, grid, shiftPixel, gamma, KernelOptions.Default, mixes);
+
+    /// <summary>The same, with the fused CUDA path allowed only when <paramref name="kernels"/> says so.</summary>
+    public static Tensor[] Apply(Tensor x, PatchGrid grid, int shiftPixel, double gamma, KernelOptions kernels, params Tensor[] mixes)
     {
+        ArgumentNullException.ThrowIfNull(kernels);
         if (gamma > 0.25) throw new ArgumentOutOfRangeException(nameof(gamma), "gamma must be at most 1/4");
         if (mixes.Length == 0) throw new ArgumentException("at least one mix coefficient is needed", nameof(mixes));
         if (x.dim() != 3 || x.shape[1] != grid.Tokens)
@@ -29,7 +34,7 @@ public static unsafe class TokenShiftMix
         foreach (var mu in mixes)
             if (mu.numel() != c)
                 throw new ArgumentException($"every mix must have C = {c} elements, got [{string.Join(",", mu.shape)}]", nameof(mixes));
-        return CanFuse(x, mixes) ? Fused(x, grid, shiftPixel, gamma, mixes) : Reference(x, grid, shiftPixel, gamma, mixes);
+        return CanFuse(x, mixes, kernels.CudaTokenShift) ? Fused(x, grid, shiftPixel, gamma, mixes) : Reference(x, grid, shiftPixel, gamma, mixes);
     }
 
     /// <summary>The tensor-op composition (Q-Shift, then addcmul per mix), differentiable through autograd.</summary>
@@ -44,14 +49,14 @@ public static unsafe class TokenShiftMix
         return outs;
     }
 
-    /// <summary>Whether <see cref="Apply"/> takes the fused path for these arguments.</summary>
-    internal static bool CanFuse(Tensor x, Tensor[] mixes) =>
+    /// <summary>Whether Apply takes the fused path for these arguments.</summary>
+    internal static bool CanFuse(Tensor x, Tensor[] mixes, bool cuda = true) =>
         x.dtype == ScalarType.Float32
         // Device objects compare by reference in TorchSharp: compare type and index.
         && mixes.All(mu => mu.device_type == x.device_type && mu.device_index == x.device_index && mu.dtype == ScalarType.Float32)
         && (x.device_type == DeviceType.CPU
             ? x.shape[0] * x.shape[1] * x.shape[2] <= int.MaxValue
-            : mixes.Length <= TokenShiftMixCuda.MaxMixes && TokenShiftMixCuda.CanRun(x.device));
+            : mixes.Length <= TokenShiftMixCuda.MaxMixes && TokenShiftMixCuda.CanRun(x.device, cuda));
 
     private static Tensor[] Fused(Tensor x, PatchGrid grid, int shiftPixel, double gamma, Tensor[] mixes)
     {

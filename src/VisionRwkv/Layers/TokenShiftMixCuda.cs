@@ -95,13 +95,13 @@ internal static class TokenShiftMixCuda
 
     private static readonly CudaKernelModule Module =
         new(Source, "token_shift_mix.cu", ["tsm_forward", "tsm_backward_x", "tsm_backward_mu"],
-            "the fused CUDA token-shift kernel", "tensor ops", "RWKV_TSM_CUDA");
+            "the fused CUDA token-shift kernel", "tensor ops");
 
     /// <summary>
     /// Whether the kernels run on <paramref name="device"/> (compiled and loaded on first use); on the first failure
-    /// prints once why the tensor-op composition runs instead. RWKV_TSM_CUDA=0 turns the fused path off.
+    /// prints once why the tensor-op composition runs instead. KernelOptions.CudaTokenShift = false turns the fused path off.
     /// </summary>
-    internal static bool CanRun(Device device) => Module.CanRun(device);
+    internal static bool CanRun(Device device, bool enabled = true) => Module.CanRun(device, enabled);
 
     private const uint Block = 256;
 

@@ -1,4 +1,5 @@
 using VisionRwkv.Models.Vit;
+using VisionRwkv.Runtime;
 using VisionRwkv.Datasets;
 using static TorchSharp.torch;
 
@@ -7,7 +8,12 @@ namespace VisionRwkv.Models;
 /// <summary>Named model presets, as timm's registry: create any classifier by name.</summary>
 public static class ModelRegistry
 {
-    public sealed record Entry(string Name, string Description, Func<int?, nn.Module<Tensor, Tensor>> Create, DataConfig Data);
+    /// <summary>A preset: its name, a line about it, a factory (class count, kernel choices) and its preprocessing.</summary>
+    public sealed record Entry(string Name, string Description, Func<int?, KernelOptions?, nn.Module<Tensor, Tensor>> Factory, DataConfig Data)
+    {
+        /// <summary>The model with its preset class count, or <paramref name="numClasses"/>; every fused kernel allowed.</summary>
+        public nn.Module<Tensor, Tensor> Create(int? numClasses = null, KernelOptions? kernels = null) => Factory(numClasses, kernels);
+    }
 
     private static readonly Entry[] Entries =
     [
@@ -29,11 +35,13 @@ public static class ModelRegistry
         ?? throw new ArgumentException($"unknown model '{name}'; known: {string.Join(", ", Entries.Select(e => e.Name))}");
 
     /// <summary>Creates the named model, optionally with another number of classes.</summary>
-    public static nn.Module<Tensor, Tensor> Create(string name, int? numClasses = null) => Get(name).Create(numClasses);
+    public static nn.Module<Tensor, Tensor> Create(string name, int? numClasses = null, KernelOptions? kernels = null) =>
+        Get(name).Create(numClasses, kernels);
 
     private static Entry Vrwkv(string name, string description, VrwkvConfig cfg) =>
-        new(name, description, n => new VrwkvClassifier(n is int k ? cfg with { NumClasses = k } : cfg, name), cfg.Data);
+        new(name, description, (n, kernels) => new VrwkvClassifier(
+            (n is int k ? cfg with { NumClasses = k } : cfg) with { Kernels = kernels ?? KernelOptions.Default }, name), cfg.Data);
 
     private static Entry Vit(string name, string description, VitConfig cfg) =>
-        new(name, description, n => new VisionTransformer(n is int k ? cfg with { NumClasses = k } : cfg, name), cfg.Data);
+        new(name, description, (n, _) => new VisionTransformer(n is int k ? cfg with { NumClasses = k } : cfg, name), cfg.Data);
 }

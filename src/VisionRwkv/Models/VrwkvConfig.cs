@@ -1,5 +1,6 @@
 using VisionRwkv.Blocks;
 using VisionRwkv.Layers;
+using VisionRwkv.Runtime;
 using VisionRwkv.Wkv;
 using VisionRwkv.Datasets;
 
@@ -48,6 +49,8 @@ public sealed record VrwkvConfig
     public WkvImplementation WkvImplementation { get; init; } = WkvImplementation.Auto;
     /// <summary>Preprocessing the model expects.</summary>
     public DataConfig Data { get; init; } = DataConfig.ImageNet();
+    /// <summary>Which fused CUDA kernels may run (a run-time choice, not part of the architecture).</summary>
+    public KernelOptions Kernels { get; init; } = KernelOptions.Default;
 
     public int HiddenDims => HiddenRate * EmbedDims;
 
@@ -56,7 +59,7 @@ public sealed record VrwkvConfig
     {
         EmbedDims = EmbedDims, Depth = Depth, HiddenRate = HiddenRate, PostNorm = PostNorm, KeyNorm = KeyNorm,
         InitValues = InitValues, ShiftPixel = ShiftPixel, ChannelGamma = ChannelGamma, Wkv = Wkv,
-        WkvImplementation = WkvImplementation,
+        WkvImplementation = WkvImplementation, Kernels = Kernels,
     };
 
     /// <summary>The pos_embed grid the parameters are stored at.</summary>

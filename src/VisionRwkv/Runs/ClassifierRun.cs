@@ -5,6 +5,7 @@ using VisionRwkv.Datasets.Loading;
 using VisionRwkv.Datasets.Sources;
 using VisionRwkv.Datasets.Transforms;
 using VisionRwkv.Models;
+using VisionRwkv.Runtime;
 using VisionRwkv.Training;
 using static TorchSharp.torch;
 
@@ -19,6 +20,8 @@ public sealed record RunOptions
     public TextWriter? Log { get; init; }
     /// <summary>Draw the PNG plots at the end.</summary>
     public bool WritePlots { get; init; } = true;
+    /// <summary>Which fused CUDA kernels may run.</summary>
+    public KernelOptions Kernels { get; init; } = KernelOptions.Default;
 }
 
 /// <summary>What a finished (or stopped) classifier run produced, with what the data layer skipped.</summary>
@@ -93,7 +96,7 @@ public static class ClassifierRun
         var data = Loaders(spec, splits, entry.Data);
 
         manual_seed(spec.Train.Seed);
-        using var net = ModelRegistry.Create(spec.Model, classes.Count);
+        using var net = ModelRegistry.Create(spec.Model, classes.Count, options.Kernels);
         var folder = new RunFolder(runDirectory);
         LoadReport? init = null;
         if (!resume)
@@ -126,6 +129,7 @@ public static class ClassifierRun
             Reporter = options.Reporter,
             ClassNames = classes.Names,
             WritePlots = options.WritePlots,
+            Kernels = options.Kernels,
             Layers = net is IImageClassifier c ? new ParameterLayers(c.LayerCount, c.LayerIdOf, c.IsHead) : null,
         };
         TrainResult result;

@@ -75,6 +75,9 @@ public sealed class FusedAdamW : AdamW
     /// <summary>Every parameter takes <see cref="ReferenceUpdate"/> (for tests).</summary>
     internal bool ReferenceOnly { get; init; }
 
+    /// <summary>Whether the fused CUDA kernel may run for CUDA parameters (else the op sequence does).</summary>
+    public bool UseCudaKernel { get; init; } = true;
+
     public override Tensor step(Func<Tensor>? closure = null) =>
         _step<ParamGroup>(group =>
         {
@@ -89,16 +92,18 @@ public sealed class FusedAdamW : AdamW
                 if (ReferenceOnly)
                     ReferenceUpdate(param, grad, state.exp_avg, state.exp_avg_sq, c);
                 else
-                    Update(param, grad, state.exp_avg, state.exp_avg_sq, c);
+                    Update(param, grad, state.exp_avg, state.exp_avg_sq, c, UseCudaKernel);
             }
         }, closure);
 
     /// <summary>One AdamW update of <paramref name="p"/>, <paramref name="m"/> (exp_avg) and <paramref name="v"/> (exp_avg_sq), in place.</summary>
-    public static void Update(Tensor p, Tensor grad, Tensor m, Tensor v, Coefficients c)
+    public static void Update(Tensor p, Tensor grad, Tensor m, Tensor v, Coefficients c) => Update(p, grad, m, v, c, true);
+
+    private static void Update(Tensor p, Tensor grad, Tensor m, Tensor v, Coefficients c, bool cuda)
     {
         if (FusableElementwise(p, grad, m, v))
             CpuUpdate(p, grad, m, v, c);
-        else if (p.device_type == DeviceType.CUDA && Fusable(p, grad, m, v) && FusedAdamWCuda.CanRun(p.device))
+        else if (p.device_type == DeviceType.CUDA && Fusable(p, grad, m, v) && FusedAdamWCuda.CanRun(p.device, cuda))
             FusedAdamWCuda.Update(p, grad, m, v, c);
         else
             ReferenceUpdate(p, grad, m, v, c);

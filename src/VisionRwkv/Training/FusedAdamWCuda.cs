@@ -37,13 +37,13 @@ internal static class FusedAdamWCuda
         """;
 
     private static readonly CudaKernelModule Module =
-        new(Source, "adamw.cu", ["adamw_update"], "the fused CUDA AdamW kernel", "tensor ops", "RWKV_ADAMW_CUDA");
+        new(Source, "adamw.cu", ["adamw_update"], "the fused CUDA AdamW kernel", "tensor ops");
 
     /// <summary>
     /// Whether the kernel runs on <paramref name="device"/> (compiled and loaded on first use); on the first failure
-    /// prints once why the op sequence runs instead. RWKV_ADAMW_CUDA=0 turns the fused path off.
+    /// prints once why the op sequence runs instead. KernelOptions.CudaAdamW = false turns the fused path off.
     /// </summary>
-    internal static bool CanRun(Device device) => Module.CanRun(device);
+    internal static bool CanRun(Device device, bool enabled = true) => Module.CanRun(device, enabled);
 
     /// <summary>p, g, m, v: contiguous float32 tensors of one size on one CUDA device.</summary>
     internal static void Update(Tensor p, Tensor grad, Tensor m, Tensor v, FusedAdamW.Coefficients c)

@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Training;
@@ -52,7 +53,8 @@ public static class ParameterGroups
     /// decayed first, each with multiplier 1. Otherwise parameters are grouped by (weight decay, multiplier), where the
     /// multiplier is LayerDecay^(L+1-layerId) times BackboneLrScale for parameters outside the head.
     /// </summary>
-    public static (AdamW Optimizer, double[] LrScales) CreateAdamW(nn.Module model, TrainConfig config, ParameterLayers? layers = null)
+    public static (AdamW Optimizer, double[] LrScales) CreateAdamW(nn.Module model, TrainConfig config, ParameterLayers? layers = null,
+        KernelOptions? kernels = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         var (decay, noDecay) = Split(model, config);
@@ -77,7 +79,11 @@ public static class ParameterGroups
         }
         if (groups.Count == 0)
             throw new ArgumentException("The model has no trainable parameters.");
-        return (new FusedAdamW(groups, config.LearningRate, config.Beta1, config.Beta2, config.Eps, config.WeightDecay), scales.ToArray());
+        var optimizer = new FusedAdamW(groups, config.LearningRate, config.Beta1, config.Beta2, config.Eps, config.WeightDecay)
+        {
+            UseCudaKernel = (kernels ?? KernelOptions.Default).CudaAdamW,
+        };
+        return (optimizer, scales.ToArray());
     }
 }
 

@@ -6,6 +6,7 @@ using TorchSharp.Modules;
 using VisionRwkv.Checkpoints;
 using VisionRwkv.Common;
 using VisionRwkv.Datasets.Loading;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Training;
@@ -29,6 +30,8 @@ public sealed record TrainerOptions
     public ParameterLayers? Layers { get; init; }
     /// <summary>Draw loss/metric/confusion PNGs at the end of the run.</summary>
     public bool WritePlots { get; init; } = true;
+    /// <summary>Which fused CUDA kernels may run (the AdamW update here; the model carries its own).</summary>
+    public KernelOptions Kernels { get; init; } = KernelOptions.Default;
 }
 
 /// <summary>Outcome of <see cref="Trainer.Fit"/>.</summary>
@@ -97,7 +100,7 @@ public sealed class Trainer : IDisposable
         _reporter = _options.Reporter ?? NullReporter.Instance;
         _device = torch.device(config.Device);
         _model.to(_device);
-        (_optimizer, _lrScales) = ParameterGroups.CreateAdamW(_model, config, _options.Layers);
+        (_optimizer, _lrScales) = ParameterGroups.CreateAdamW(_model, config, _options.Layers, _options.Kernels);
         _parameters = _model.parameters().Where(p => p.requires_grad).ToList();
         _ema = config.Ema ? new ModelEma(_model, config.EmaDecay, config.EmaWarmup) : null;
         _updatesPerEpoch = (data.Train.BatchCount + config.GradAccumSteps - 1) / config.GradAccumSteps;

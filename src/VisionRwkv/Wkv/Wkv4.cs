@@ -19,11 +19,12 @@ public static class Wkv4
 {
     /// <summary>
     /// y_t = (Σ_{i≠t} e^{-(|t-i|-1)w+k_i} v_i + e^{u+k_t} v_t) / (Σ_{i≠t} e^{-(|t-i|-1)w+k_i} + e^{u+k_t}).
-    /// k, v: [B,T,C]; w, u: [C]. Returns [B,T,C] in k's dtype.
+    /// k, v: [B,T,C]; w, u: [C]. Returns [B,T,C] in k's dtype. kernels says which fused CUDA kernels may run (default: all).
     /// </summary>
     public static Tensor Bidirectional(Tensor k, Tensor v, Tensor w, Tensor u,
-        WkvImplementation impl = WkvImplementation.Auto, WkvCompat compat = WkvCompat.Exact)
+        WkvImplementation impl = WkvImplementation.Auto, WkvCompat compat = WkvCompat.Exact, KernelOptions? kernels = null)
     {
+        kernels ??= KernelOptions.Default;
         CheckSequence(k, v, w, u);
         using var scope = torch.NewDisposeScope();
         var (k32, v32, w32, u32) = (F32(k), F32(v), F32(w), F32(u));
@@ -36,8 +37,8 @@ public static class Wkv4
             y = new Wkv4Chunked().Bidirectional(k32, v32, w32, u32);
         else if (k.device_type == DeviceType.CPU)
             y = Wkv4Cpu.Bidirectional(k32, v32, w32, u32);
-        else if (Wkv4Cuda.CanRun(k.device))
-            y = Wkv4Cuda.Bidirectional(k32, v32, w32, u32);
+        else if (Wkv4Cuda.CanRun(k.device, kernels))
+            y = Wkv4Cuda.Bidirectional(k32, v32, w32, u32, kernels.CudaWkvSegments);
         else
             y = new Wkv4Chunked().Bidirectional(k32, v32, w32, u32);
         return y.to(k.dtype).MoveToOuterDisposeScope();
@@ -51,8 +52,9 @@ public static class Wkv4
     /// back to the chunked tensor-op algorithm (the fused kernels treat the initial state as a constant).
     /// </summary>
     public static (Tensor Y, Wkv4State Final) Causal(Tensor k, Tensor v, Tensor w, Tensor u,
-        Wkv4State? state = null, WkvImplementation impl = WkvImplementation.Auto)
+        Wkv4State? state = null, WkvImplementation impl = WkvImplementation.Auto, KernelOptions? kernels = null)
     {
+        kernels ??= KernelOptions.Default;
         CheckSequence(k, v, w, u);
         using var scope = torch.NewDisposeScope();
         var (k32, v32, w32, u32) = (F32(k), F32(v), F32(w), F32(u));
@@ -63,7 +65,7 @@ public static class Wkv4
         if (impl == WkvImplementation.Reference)
             (y, final) = Wkv4Reference.Causal(k32, v32, w32, u32, s0);
         else if (impl != WkvImplementation.Chunked && !stateNeedsGrad &&
-                 (k.device_type == DeviceType.CPU || Wkv4Cuda.CanRun(k.device)))
+                 (k.device_type == DeviceType.CPU || Wkv4Cuda.CanRun(k.device, kernels)))
         {
             (y, final) = k.device_type == DeviceType.CPU
                 ? Wkv4Cpu.Causal(k32, v32, w32, u32, s0)

@@ -63,7 +63,7 @@ public class Wkv4CudaTests
     {
         var c = new WkvCase(seed: 800 + T, b: 2, t: T, c: 40, kMax: 8, wMin: -5.0 / T, wMax: 5.0 / T);
         var expected = Outputs(c, ScalarType.Float64, Wkv4Reference.Bidirectional);
-        var fused = Outputs(c, ScalarType.Float32, Wkv4Cuda.Bidirectional);
+        var fused = Outputs(c, ScalarType.Float32, (k, v, w, u) => Wkv4Cuda.Bidirectional(k, v, w, u));
         AllClose(expected, fused, tol, tol, $"fused T={T}");
         var chunked = Outputs(c, ScalarType.Float32, (k, v, w, u) => new Wkv4Chunked(16).Bidirectional(k, v, w, u));
         AllClose(expected, chunked, tol, tol, $"chunked T={T}");
@@ -128,15 +128,7 @@ public class Wkv4CudaTests
         var c = new WkvCase(seed: 1000 + T, b: 2, t: T, c: 40, kMax: 8, wMin: -5.0 / T, wMax: 5.0 / T);
         double[][] With(long segments)
         {
-            WkvCudaKernel.ForcedSegments = segments;
-            try
-            {
-                return Outputs(c, ScalarType.Float32, Wkv4Cuda.Bidirectional);
-            }
-            finally
-            {
-                WkvCudaKernel.ForcedSegments = 0;
-            }
+            return Outputs(c, ScalarType.Float32, (k, v, w, u) => Wkv4Cuda.Bidirectional(k, v, w, u, segments));
         }
         var single = With(1);
         foreach (var s in new long[] { 3, 16, T })
@@ -148,7 +140,7 @@ public class Wkv4CudaTests
     {
         var c = new WkvCase(seed: 21, b: 1, t: 40, c: 8, kMax: 60, wMin: -60, wMax: 60, uMax: 60);
         var expected = Outputs(c, ScalarType.Float64, Wkv4Reference.Bidirectional);
-        var fused = Outputs(c, ScalarType.Float32, Wkv4Cuda.Bidirectional);
+        var fused = Outputs(c, ScalarType.Float32, (k, v, w, u) => Wkv4Cuda.Bidirectional(k, v, w, u));
         foreach (var g in fused)
             Assert.All(g, x => Assert.True(double.IsFinite(x)));
         // y is a weighted mean of v: accurate whatever the logits.

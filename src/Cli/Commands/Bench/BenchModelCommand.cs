@@ -3,6 +3,7 @@ using System.Globalization;
 using ScottPlot;
 using VisionRwkv.Benchmarks;
 using VisionRwkv.Models;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Cli.Commands.Bench;
@@ -13,7 +14,7 @@ namespace VisionRwkv.Cli.Commands.Bench;
 /// </summary>
 internal static class BenchModelCommand
 {
-    public static Command Create()
+    public static Command Create(KernelOptions kernels)
     {
         var models = new Option<string>("--models") { Description = "Comma-separated registry names.", DefaultValueFactory = _ => "vrwkv_t,vit_t" };
         var res = new Option<string>("--res") { Description = "Comma-separated square resolutions in pixels.", DefaultValueFactory = _ => "224,448,896,1344" };
@@ -37,7 +38,7 @@ internal static class BenchModelCommand
             {
                 var settings = Settings.Parse(parse.GetValue(models)!, parse.GetValue(res)!, parse.GetValue(batch)!,
                     parse.GetValue(mode)!, parse.GetValue(device)!, parse.GetValue(dtype)!, parse.GetValue(warmup), parse.GetValue(iters));
-                return Run(settings, parse.GetValue(threads), parse.GetValue(peakN), parse.GetValue(json), parse.GetValue(plot));
+                return Run(settings, parse.GetValue(threads), parse.GetValue(peakN), parse.GetValue(json), parse.GetValue(plot), kernels);
             }
             catch (ArgumentException e)
             {
@@ -90,7 +91,7 @@ internal static class BenchModelCommand
                 : throw new ArgumentException($"{option}: '{text}' is not a positive integer");
     }
 
-    private static int Run(Settings s, int? threads, int peakN, FileInfo? jsonFile, FileInfo? plotFile)
+    private static int Run(Settings s, int? threads, int peakN, FileInfo? jsonFile, FileInfo? plotFile, KernelOptions kernels)
     {
         bool onCuda = s.Device.StartsWith("cuda", StringComparison.Ordinal);
         if (onCuda && !cuda.is_available())
@@ -131,7 +132,7 @@ internal static class BenchModelCommand
         Console.WriteLine($"{"model",-14} {"res",5} {"batch",5} {"tokens",7} {"img/s",9} {"ms/img",9} {"peak MB",9} {"GFLOP/img",10} {"peak frac",9}");
         for (int i = 0; i < s.Res.Length; i++)
         {
-            var group = s.Models.Select(model => new BenchConfig(model, s.Res[i], s.Batch[i], s.Mode, s.Device, s.DType, s.Warmup, s.Iters)).ToList();
+            var group = s.Models.Select(model => new BenchConfig(model, s.Res[i], s.Batch[i], s.Mode, s.Device, s.DType, s.Warmup, s.Iters, kernels)).ToList();
             foreach (var record in ModelBenchmark.RunTogether(group, peak))
             {
                 records.Add(record);

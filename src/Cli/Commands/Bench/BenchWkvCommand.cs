@@ -8,6 +8,7 @@ using VisionRwkv.Wkv.Cuda;
 using VisionRwkv.Blocks;
 using VisionRwkv.Diagnostics;
 using VisionRwkv.Layers;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Cli.Commands.Bench;
@@ -22,7 +23,7 @@ internal static class BenchWkvCommand
 {
     private sealed record Record(string impl, string direction, long T, string pass, double ms);
 
-    internal static Command Create()
+    internal static Command Create(KernelOptions kernels)
     {
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var json = new Option<FileInfo?>("--json") { Description = "Write the records as JSON to this file." };
@@ -57,7 +58,7 @@ internal static class BenchWkvCommand
                 if (!Check(dev))
                     return 1;
             }
-            var records = Run(dev, Math.Max(5, parse.GetValue(runs)), parse.GetValue(maxT), parse.GetValue(batch), parse.GetValue(refMaxT));
+            var records = Run(dev, Math.Max(5, parse.GetValue(runs)), parse.GetValue(maxT), parse.GetValue(batch), parse.GetValue(refMaxT), kernels);
             if (parse.GetValue(json) is { } file)
                 WriteAtomically(file.FullName, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
@@ -65,7 +66,7 @@ internal static class BenchWkvCommand
         return command;
     }
 
-    private static List<Record> Run(Device dev, int runs, long maxT, long B, long referenceMaxT)
+    private static List<Record> Run(Device dev, int runs, long maxT, long B, long referenceMaxT, KernelOptions kernels)
     {
         const long C = 192;
         var records = new List<Record>();
@@ -90,8 +91,8 @@ internal static class BenchWkvCommand
                     var w = (dir == WkvDirection.Causal ? rand(C, generator: gen) + 0.01
                         : (rand(C, generator: gen) * 10 - 5) / T).to(dev).detach().requires_grad_();
                     var u = (rand(C, generator: gen) - 0.5).to(dev).detach().requires_grad_();
-                    Tensor F() => dir == WkvDirection.Causal ? Wkv4.Causal(k, v, w, u, null, impl).Y
-                        : Wkv4.Bidirectional(k, v, w, u, impl);
+                    Tensor F() => dir == WkvDirection.Causal ? Wkv4.Causal(k, v, w, u, null, impl, kernels).Y
+                        : Wkv4.Bidirectional(k, v, w, u, impl, kernels: kernels);
                     double fwd = Time(dev, runs, () =>
                     {
                         using var s = NewDisposeScope();

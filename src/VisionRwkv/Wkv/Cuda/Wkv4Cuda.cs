@@ -15,7 +15,7 @@ public static class Wkv4Cuda
 {
     /// <summary>
     /// True when CUDA is available and the fused kernels load on device 0 (driver found, NVRTC found, compiled);
-    /// the result is cached. Setting RWKV_WKV_CUDA=0 turns the fused path off (the chunked tensor ops run instead).
+    /// the result is cached.
     /// </summary>
     public static bool IsAvailable => cuda.is_available() && WkvCudaKernel.Kernels.UnavailableReason(0) is null;
 
@@ -27,23 +27,23 @@ public static class Wkv4Cuda
     /// Whether the fused kernels can run on <paramref name="device"/>; on the first failure prints once to stderr why
     /// the WKV falls back to the chunked tensor-op algorithm.
     /// </summary>
-    internal static bool CanRun(Device device) => WkvCudaKernel.Kernels.CanRun(device);
+    internal static bool CanRun(Device device, KernelOptions kernels) => WkvCudaKernel.Kernels.CanRun(device, kernels.CudaWkv);
 
     /// <summary>Where NVRTC was loaded from, and the NVRTC and driver versions (after a successful load).</summary>
     public static string Describe() =>
         Nvrtc.LoadedFrom is { } path ? $"NVRTC {Nvrtc.Version()} from {path}; CUDA driver {CudaDriver.DriverVersion()}" : "not loaded";
 
     /// <summary>Bidirectional WKV; differentiable in k, v, w, u.</summary>
-    internal static Tensor Bidirectional(Tensor k, Tensor v, Tensor w, Tensor u)
+    internal static Tensor Bidirectional(Tensor k, Tensor v, Tensor w, Tensor u, long forcedSegments = 0)
     {
         if (!Autograd.Tracks(k, v, w, u))
         {
             var y = empty_like(k);
             using var lnD = empty_like(k);                             // pass-1 scratch here
-            WkvCudaKernel.BidirectionalForward(k, v, w, u, y, lnD);
+            WkvCudaKernel.BidirectionalForward(k, v, w, u, y, lnD, forcedSegments);
             return y;
         }
-        return Function.apply(k, v, w, u, new Options(Causal: false, null))[0];
+        return Function.apply(k, v, w, u, new Options(Causal: false, null, forcedSegments))[0];
     }
 
     /// <summary>
@@ -61,14 +61,14 @@ public static class Wkv4Cuda
             WkvCudaKernel.CausalForward(k, v, w, u, y, null, Contig(state.A), Contig(state.B), Contig(state.P), aT, bT, pT);
             return (y, new Wkv4Reference.ScanState(aT, bT, pT));
         }
-        var outs = Function.apply(k, v, w, u, new Options(Causal: true, state));
+        var outs = Function.apply(k, v, w, u, new Options(Causal: true, state, 0));
         return (outs[0], new Wkv4Reference.ScanState(outs[1], outs[2], outs[3]));
     }
 
     private static Tensor Contig(Tensor t) => t.to(ScalarType.Float32).contiguous();
 
     /// <summary>Non-tensor arguments of the function (kept out of the autograd graph on purpose).</summary>
-    private sealed record Options(bool Causal, Wkv4Reference.ScanState? State);
+    private sealed record Options(bool Causal, Wkv4Reference.ScanState? State, long ForcedSegments);
 
     private sealed class Function : torch.autograd.MultiTensorFunction<Function>
     {
@@ -87,7 +87,7 @@ public static class Wkv4Cuda
             ctx.set_materialize_grads(false);
             if (!opts.Causal)
             {
-                WkvCudaKernel.BidirectionalForward(k, v, w, u, y, lnD);
+                WkvCudaKernel.BidirectionalForward(k, v, w, u, y, lnD, opts.ForcedSegments);
                 outputs = [y];
             }
             else

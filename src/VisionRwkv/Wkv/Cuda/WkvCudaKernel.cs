@@ -328,7 +328,7 @@ internal static class WkvCudaKernel
 
     /// <summary>Loading, availability and the fallback message of these kernels.</summary>
     internal static readonly CudaKernelModule Kernels = new(Source, "wkv4.cu", KernelNames,
-        "the fused CUDA WKV kernel", "the chunked tensor-op WKV", "RWKV_WKV_CUDA");
+        "the fused CUDA WKV kernel", "the chunked tensor-op WKV");
 
     /// <summary>
     /// Compiles (once per compute capability) and loads (once per device) the kernels; throws with the reason when
@@ -338,12 +338,13 @@ internal static class WkvCudaKernel
 
     /// <summary>
     /// Bidirectional forward. With too few (b, c) pairs to fill the GPU and a long T, the sequence is cut into
-    /// segments scanned in parallel (<see cref="Segments"/>); otherwise one thread scans each whole (b, c).
+    /// segments scanned in parallel (<see cref="Segments"/>); otherwise one thread scans each whole (b, c). A positive
+    /// forcedSegments fixes the number of segments (1: never cut).
     /// </summary>
-    public static void BidirectionalForward(Tensor k, Tensor v, Tensor w, Tensor u, Tensor y, Tensor lnD)
+    public static void BidirectionalForward(Tensor k, Tensor v, Tensor w, Tensor u, Tensor y, Tensor lnD, long forcedSegments = 0)
     {
         var (B, T, C) = Dims(k);
-        long S = Segments(k, B * C, T);
+        long S = forcedSegments > 0 ? Math.Min(forcedSegments, T) : Segments(k, B * C, T);
         if (S <= 1)
         {
             Launch("wkv_bi_forward", k, B * C, [Ptr(k), Ptr(v), Ptr(w), Ptr(u), Ptr(y), Ptr(lnD), B, T, C]);
@@ -358,20 +359,11 @@ internal static class WkvCudaKernel
     }
 
     /// <summary>
-    /// When positive, the number of segments every bidirectional forward uses (1: never cut); from RWKV_WKV_SEGMENTS
-    /// at start-up, settable by tests. Zero lets <see cref="Segments"/> choose.
-    /// </summary>
-    internal static long ForcedSegments { get; set; } =
-        long.TryParse(Environment.GetEnvironmentVariable("RWKV_WKV_SEGMENTS"), out var n) ? n : 0;
-
-    /// <summary>
     /// How many segments to cut T into: enough for about 512 threads per multiprocessor, segments of at least 32
     /// tokens; 1 (no cutting) when the (b, c) pairs alone fill the GPU.
     /// </summary>
     internal static long Segments(Tensor like, long pairs, long T)
     {
-        if (ForcedSegments > 0)
-            return Math.Min(ForcedSegments, T);
         long target = 512L * Kernels.Multiprocessors(like);
         if (pairs * 2 > target)
             return 1;
