@@ -59,43 +59,63 @@ install_build_deps() {
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
-# Builds the Cython extension from a cocoapi tree ($1 holds PythonAPI/ and common/) and copies the package to $DEST/lib.
-build_from_tree() {
-  local src="$1" py
-  [ -f "$src/PythonAPI/setup.py" ] && [ -f "$src/common/maskApi.c" ] || return 1
+# Builds the Cython extension in $1 (a folder with setup.py and pycocotools/, whose setup.py finds maskApi.c) and
+# copies the package to $DEST/lib.
+build_in() {
+  local dir="$1" py
   install_build_deps
   py="$(pick_python)" || fail "no python3 with numpy found"
-  cp -r "$src/PythonAPI" "$src/common" "$WORK/"
-  (cd "$WORK/PythonAPI" && "$py" setup.py build_ext --inplace >"$WORK/build.log" 2>&1) \
+  (cd "$dir" && "$py" setup.py build_ext --inplace >"$WORK/build.log" 2>&1) \
     || { tail -20 "$WORK/build.log" >&2; fail "the Cython build failed (log above)"; }
   rm -rf "$DEST/lib"
   mkdir -p "$DEST/lib"
-  cp -r "$WORK/PythonAPI/pycocotools" "$DEST/lib/"
+  cp -r "$dir/pycocotools" "$DEST/lib/"
   echo "$py" > "$DEST/python"
-  echo "$2" > "$DEST/source"
 }
 
+# 1. Find a source before installing anything, so a machine without one costs no apt run.
+src_kind=""
 if [ -n "${COCOAPI_SRC:-}" ]; then
-  say "building from COCOAPI_SRC=$COCOAPI_SRC"
-  build_from_tree "$COCOAPI_SRC" "COCOAPI_SRC $COCOAPI_SRC" || fail "COCOAPI_SRC=$COCOAPI_SRC has no PythonAPI/setup.py and common/maskApi.c"
+  [ -f "$COCOAPI_SRC/PythonAPI/setup.py" ] && [ -f "$COCOAPI_SRC/common/maskApi.c" ] \
+    || fail "COCOAPI_SRC=$COCOAPI_SRC has no PythonAPI/setup.py and common/maskApi.c"
+  cp -r "$COCOAPI_SRC/PythonAPI" "$COCOAPI_SRC/common" "$WORK/"
+  src_kind="tree"; src_desc="COCOAPI_SRC $COCOAPI_SRC"
 else
-  install_build_deps
-  py="$(pick_python)" || fail "no python3 with numpy found"
-  if "$py" -m pip --version >/dev/null 2>&1 \
-    && "$py" -m pip install -q --no-deps --timeout 15 --retries 0 --target "$WORK/pip" pycocotools >"$WORK/pip.log" 2>&1; then
-    rm -rf "$DEST/lib"
-    mkdir -p "$DEST/lib"
-    cp -r "$WORK/pip/pycocotools" "$DEST/lib/"
-    echo "$py" > "$DEST/python"
-    echo "pip $(ls -d "$WORK"/pip/pycocotools-*.dist-info 2>/dev/null | xargs -r -n1 basename)" > "$DEST/source"
-  elif command -v git >/dev/null 2>&1 \
+  for p in "${PYTHON:-}" /usr/bin/python3 python3; do
+    [ -n "$p" ] && command -v "$p" >/dev/null 2>&1 && "$p" -m pip --version >/dev/null 2>&1 || continue
+    if "$p" -m pip download -q --no-deps --timeout 15 --retries 0 -d "$WORK/dl" pycocotools >"$WORK/pip.log" 2>&1; then
+      src_kind="pip"; src_desc="pip $(ls "$WORK/dl")"
+      break
+    fi
+  done
+  if [ -z "$src_kind" ] && command -v git >/dev/null 2>&1 \
     && timeout 60 git clone -q --depth 1 https://github.com/cocodataset/cocoapi "$WORK/cocoapi" >/dev/null 2>&1; then
-    build_from_tree "$WORK/cocoapi" "git clone $(git -C "$WORK/cocoapi" rev-parse HEAD)" || fail "the cloned cocoapi has no PythonAPI"
-  else
-    fail "no source: PyPI (pip) and github.com are unreachable and COCOAPI_SRC is not set"
+    cp -r "$WORK/cocoapi/PythonAPI" "$WORK/cocoapi/common" "$WORK/"
+    src_kind="tree"; src_desc="git clone $(git -C "$WORK/cocoapi" rev-parse HEAD)"
   fi
 fi
+[ -n "$src_kind" ] || fail "no source: PyPI (pip) and github.com are unreachable and COCOAPI_SRC is not set"
+
+# 2. Build (or unpack a wheel).
+if [ "$src_kind" = tree ]; then
+  build_in "$WORK/PythonAPI"
+else
+  f="$(ls "$WORK"/dl/* | head -1)"
+  case "$f" in
+    *.whl)
+      install_build_deps
+      py="$(pick_python)" || fail "no python3 with numpy found"
+      rm -rf "$DEST/lib"; mkdir -p "$DEST/lib"
+      "$py" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' "$f" "$DEST/lib"
+      echo "$py" > "$DEST/python" ;;
+    *.tar.gz)
+      mkdir -p "$WORK/sdist" && tar -xzf "$f" -C "$WORK/sdist"
+      build_in "$(dirname "$(ls -d "$WORK"/sdist/*/setup.py | head -1)")" ;;
+    *) fail "pip gave an unexpected file $f" ;;
+  esac
+fi
+echo "$src_desc" > "$DEST/source"
 
 PYTHONPATH="$DEST/lib" "$(cat "$DEST/python")" -c 'import pycocotools._mask' 2>"$WORK/import.log" \
-  || { cat "$WORK/import.log" >&2; fail "built, but 'import pycocotools._mask' fails"; }
+  || { cat "$WORK/import.log" >&2; fail "built, but 'import pycocotools._mask' fails (a wheel for another Python?)"; }
 say "built into $DEST/lib from $(cat "$DEST/source")"
