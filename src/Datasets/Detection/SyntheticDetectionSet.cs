@@ -28,6 +28,12 @@ public sealed record SyntheticDetectionOptions
     /// <summary>A new object is placed only where its box overlaps every earlier one by at most this IoU.</summary>
     public double MaxOverlapIoU { get; init; } = 0.1;
 
+    /// <summary>
+    /// ... and covers at most this fraction of either box: without it a small item could sit inside a large one's box
+    /// (IoU stays small) and, pasted with a max blend, melt into it.
+    /// </summary>
+    public double MaxCoveredFraction { get; init; } = 0.25;
+
     /// <summary>Unlabelled clutter per image: item fragments and rectangle outlines.</summary>
     public (int Min, int Max) Distractors { get; init; } = (2, 6);
 
@@ -121,20 +127,35 @@ public sealed class SyntheticDetectionSet
             throw new ArgumentException("Synthetic set: object and image counts must be non-negative with MinObjects <= MaxObjects.");
     }
 
-    private static string ManifestJson(SyntheticDetectionOptions o) => JsonSerializer.Serialize(new
+    /// <summary>The settings as JSON, written by hand: reflection serialization is off in file-based apps (notebooks).</summary>
+    private static string ManifestJson(SyntheticDetectionOptions o)
     {
-        version = ManifestVersion,
-        image_size = o.ImageSize,
-        train_images = o.TrainImages,
-        val_images = o.ValImages,
-        test_images = o.TestImages,
-        min_objects = o.MinObjects,
-        max_objects = o.MaxObjects,
-        object_size = new[] { o.ObjectSize.Min, o.ObjectSize.Max },
-        max_overlap_iou = o.MaxOverlapIoU,
-        distractors = new[] { o.Distractors.Min, o.Distractors.Max },
-        seed = o.Seed,
-    }, new JsonSerializerOptions { WriteIndented = true });
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("version", ManifestVersion);
+            w.WriteNumber("image_size", o.ImageSize);
+            w.WriteNumber("train_images", o.TrainImages);
+            w.WriteNumber("val_images", o.ValImages);
+            w.WriteNumber("test_images", o.TestImages);
+            w.WriteNumber("min_objects", o.MinObjects);
+            w.WriteNumber("max_objects", o.MaxObjects);
+            w.WriteStartArray("object_size");
+            w.WriteNumberValue(o.ObjectSize.Min);
+            w.WriteNumberValue(o.ObjectSize.Max);
+            w.WriteEndArray();
+            w.WriteNumber("max_overlap_iou", o.MaxOverlapIoU);
+            w.WriteNumber("max_covered_fraction", o.MaxCoveredFraction);
+            w.WriteStartArray("distractors");
+            w.WriteNumberValue(o.Distractors.Min);
+            w.WriteNumberValue(o.Distractors.Max);
+            w.WriteEndArray();
+            w.WriteNumber("seed", o.Seed);
+            w.WriteEndObject();
+        }
+        return System.Text.Encoding.UTF8.GetString(ms.ToArray()) + "\n";
+    }
 
     private static void WriteSplit(string staging, string split, int splitNumber, int images, SyntheticDetectionOptions o, IdxDataset source, int first, int count, int threads)
     {
@@ -203,7 +224,7 @@ public sealed class SyntheticDetectionSet
                 }
             }
         }
-        // Objects at several scales, placed where they overlap earlier ones by at most MaxOverlapIoU.
+        // Objects at several scales, placed where they overlap earlier ones by at most MaxOverlapIoU and MaxCoveredFraction.
         var objects = new List<(BoundingBox Box, int Label)>();
         var wanted = rng.NextInt(o.MinObjects, o.MaxObjects);
         for (var k = 0; k < wanted; k++)
@@ -219,7 +240,7 @@ public sealed class SyntheticDetectionSet
             {
                 int x = rng.NextInt(0, n - side), y = rng.NextInt(0, n - side);
                 var box = local.Affine(1, 1, x, y);
-                if (objects.Any(p => p.Box.IoU(box) > o.MaxOverlapIoU))
+                if (objects.Any(p => p.Box.IoU(box) > o.MaxOverlapIoU || CoveredFraction(p.Box, box) > o.MaxCoveredFraction))
                     continue;
                 PasteMax(canvas, n, scaled, x, y, intensity);
                 objects.Add((box, source.Label(index)));
@@ -232,6 +253,14 @@ public sealed class SyntheticDetectionSet
         for (var i = 0; i < bytes.Length; i++)
             bytes[i] = (byte)Math.Round(Math.Clamp(canvas[i] + sigma * rng.NextGaussian(), 0, 1) * 255);
         return (bytes, objects);
+    }
+
+    /// <summary>The intersection as a fraction of the smaller box.</summary>
+    internal static double CoveredFraction(BoundingBox a, BoundingBox b)
+    {
+        var w = Math.Min(a.X2, b.X2) - Math.Max(a.X1, b.X1);
+        var h = Math.Min(a.Y2, b.Y2) - Math.Max(a.Y1, b.Y1);
+        return w <= 0 || h <= 0 ? 0 : w * h / Math.Min(a.Area, b.Area);
     }
 
     private static ImageBuffer Item(IdxDataset source, int index)

@@ -252,7 +252,10 @@ public sealed class DetectionDataTests(ITestOutputHelper output) : IDisposable
             for (var p = 0; p < objs.Count; p++)
             {
                 for (var q = p + 1; q < objs.Count; q++)
+                {
                     Assert.True(objs[p].Box.IoU(objs[q].Box) <= options.MaxOverlapIoU + 1e-12);
+                    Assert.True(SyntheticDetectionSet.CoveredFraction(objs[p].Box, objs[q].Box) <= options.MaxCoveredFraction + 1e-12);
+                }
             }
         }
         Assert.InRange(counts.Min(), 1, 8);
