@@ -113,6 +113,15 @@ if ! ldconfig -p 2>/dev/null | grep 'libturbojpeg.so.0' >/dev/null; then  # no -
   fi
 fi
 
+# 5b. pycocotools, the reference the COCO-evaluation tests compare with (optional). Debian does not package it, so
+#     scripts/build-pycocotools.sh builds it from a source it can reach (COCOAPI_SRC, pip, git); where none is
+#     reachable it leaves a marker with the reason and those tests skip. Tried once, not on every call.
+PYCOCO_DIR="${PYCOCOTOOLS_DIR:-$CACHE/pycocotools}"
+if [ ! -f "$PYCOCO_DIR/python" ] && [ ! -f "$PYCOCO_DIR/unavailable" ]; then
+  say "building pycocotools into $PYCOCO_DIR (optional: the COCO-evaluation comparison tests use it)"
+  RWKV_CACHE="$CACHE" bash "$ROOT/scripts/build-pycocotools.sh" || say "warning: pycocotools not built; the pycocotools comparison tests will be skipped"
+fi
+
 # 6. NuGet packages (TorchSharp with the CPU LibTorch is about 600 MB on first restore).
 pkgs="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 if [ ! -d "$pkgs/libtorch-cpu-linux-x64/2.10.0" ] || [ ! -f "$ROOT/src/Cli/obj/project.assets.json" ]; then

@@ -1,3 +1,4 @@
+using VisionRwkv.Common;
 namespace VisionRwkv.Common;
 
 /// <summary>
