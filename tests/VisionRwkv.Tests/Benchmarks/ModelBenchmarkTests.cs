@@ -49,11 +49,14 @@ public class ModelBenchmarkTests
     }
 
     [Fact]
-    public void Bfloat16_runs_the_model_in_bfloat16_or_reports_why_not()
+    public void Bfloat16_runs_the_model_in_bfloat16()
     {
+        // LibTorch's CPU kernels cover every op of the model in bfloat16 (the WKV core computes in float32 inside),
+        // so a failure here is a real regression, not an unsupported configuration.
         var record = ModelBenchmark.Run(new BenchConfig("vrwkv_mini_28", 28, 2, BenchMode.Infer, "cpu", ScalarType.BFloat16, Warmup: 1, Iterations: 5));
         Assert.Equal("bfloat16", record.DType);
-        Assert.True(record.Error is not null || record.ImgPerS > 0);
+        Assert.True(record.Error is null, record.Error);
+        Assert.True(record.ImgPerS > 0);
         Assert.Null(record.PeakFraction);   // no peak given
     }
 
