@@ -40,25 +40,30 @@ public static class CsvFiles
     }
 
     /// <summary>
-    /// Reads a CSV with a header row into (header, rows). Every row has the header's width; a row of another width is
-    /// an error naming the file and the line.
+    /// Reads a CSV with a header row into (header, rows with the line each starts on). Blank lines are skipped. Every
+    /// row has the header's width; a row of another width is an error naming the file and the line.
     /// </summary>
-    public static (string[] Header, List<string[]> Rows) Read(string path, char delimiter = ',')
+    public static (string[] Header, List<(int Line, string[] Cells)> Rows) Read(string path, char delimiter = ',')
     {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: no such file", path);
         using var reader = new StreamReader(path);
         using var csv = new CsvReader(reader, Configuration(delimiter));
         if (!csv.Read() || !csv.ReadHeader() || csv.HeaderRecord is null)
             throw new InvalidDataException($"{path}: no header row");
         var header = csv.HeaderRecord.Select(h => h.Trim()).ToArray();
-        var rows = new List<string[]>();
+        var rows = new List<(int, string[])>();
+        int line = csv.Parser.RawRow + 1;   // the line the next record starts on
         while (csv.Read())
         {
             var record = csv.Parser.Record ?? [];
-            if (record.Length == 1 && string.IsNullOrWhiteSpace(record[0]))
+            int start = line;
+            line = csv.Parser.RawRow + 1;
+            if (record.All(string.IsNullOrWhiteSpace))
                 continue;   // a blank line
             if (record.Length != header.Length)
-                throw new InvalidDataException($"{path}: line {csv.Parser.RawRow} has {record.Length} fields, the header has {header.Length}");
-            rows.Add(record);
+                throw new InvalidDataException($"{path}:{start}: {record.Length} fields, the header has {header.Length}");
+            rows.Add((start, record));
         }
         return (header, rows);
     }

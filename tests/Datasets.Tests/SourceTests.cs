@@ -71,6 +71,20 @@ public sealed class SourceTests : IDisposable
     }
 
     [Fact]
+    public void A_quoted_newline_stays_inside_its_field_and_errors_count_physical_lines()
+    {
+        Png("imgs/a.png");
+        File.WriteAllText(dir.File("m.csv"), "path,label,note\nimgs/a.png,dog,\"two\nlines, and \"\"quotes\"\"\"\nimgs/a.png,cat,x\n");
+        var ds = ManifestDataset.Open(dir.File("m.csv"));
+        Assert.Equal(2, ds.Count);
+        Assert.Equal(["cat", "dog"], ds.Classes.Names);
+        Assert.Equal([0], ds.LabelsOf(1));
+        // The record after a two-line record starts on line 4.
+        File.WriteAllText(dir.File("bad.csv"), "path,label,note\na.png,dog,\"two\nlines\"\nb.png,cat\n");
+        Assert.Contains("bad.csv:4", Assert.Throws<InvalidDataException>(() => ManifestDataset.Open(dir.File("bad.csv"))).Message);
+    }
+
+    [Fact]
     public void Csv_manifest_with_a_labels_column_is_multi_label()
     {
         File.WriteAllText(dir.File("m.csv"), "path,labels,patient_id\nx.png,Effusion|Edema,17\ny.png,,18\nz.png,Edema,17\n");

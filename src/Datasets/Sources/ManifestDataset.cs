@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using VisionRwkv.Common;
 using VisionRwkv.Datasets.Imaging;
 
 namespace VisionRwkv.Datasets.Sources;
@@ -83,35 +84,29 @@ public sealed class ManifestDataset : IImageDataset
     public static ManifestDataset FromCsv(string path, ManifestOptions? options = null)
     {
         options ??= ManifestOptions.Default;
-        var lines = ReadLines(path);
-        if (lines.Length == 0)
-            throw new InvalidDataException($"Manifest '{path}' is empty (a header row is required).");
-        var header = ParseCsvLine(lines[0], path, 1);
-        int Col(string name) => Array.FindIndex(header, h => string.Equals(h.Trim(), name, StringComparison.OrdinalIgnoreCase));
+        // CsvHelper parses RFC 4180 (quoted fields may hold commas, quotes and newlines).
+        var (header, records) = CsvFiles.Read(path);
+        int Col(string name) => Array.FindIndex(header, h => string.Equals(h, name, StringComparison.OrdinalIgnoreCase));
         int pathCol = Col(options.PathField), labelCol = Col(options.LabelField), labelsCol = Col(options.LabelsField), groupCol = Col(options.GroupField);
         if (pathCol < 0)
-            throw new InvalidDataException($"Manifest '{path}' has no '{options.PathField}' column (header: {lines[0]}).");
+            throw new InvalidDataException($"Manifest '{path}' has no '{options.PathField}' column (header: {string.Join(",", header)}).");
         if (labelCol < 0 && labelsCol < 0)
             throw new InvalidDataException($"Manifest '{path}' has neither a '{options.LabelField}' nor a '{options.LabelsField}' column.");
         var multi = labelsCol >= 0;
         var rows = new List<Row>();
-        for (var i = 1; i < lines.Length; i++)
+        foreach (var (line, cells) in records)
         {
-            if (string.IsNullOrWhiteSpace(lines[i]))
-                continue;
-            var cells = ParseCsvLine(lines[i], path, i + 1);
-            string Cell(int c) => c < cells.Length ? cells[c].Trim() : throw new InvalidDataException($"{path}:{i + 1}: expected {header.Length} columns, found {cells.Length}.");
-            var p = Cell(pathCol);
+            var p = cells[pathCol].Trim();
             if (p.Length == 0)
-                throw new InvalidDataException($"{path}:{i + 1}: empty path.");
-            var labelText = Cell(multi ? labelsCol : labelCol);
+                throw new InvalidDataException($"{path}:{line}: empty path.");
+            var labelText = cells[multi ? labelsCol : labelCol].Trim();
             var ls = multi
                 ? labelText.Split(options.LabelSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList()
                 : [labelText];
             if (!multi && labelText.Length == 0)
-                throw new InvalidDataException($"{path}:{i + 1}: empty label.");
-            var g = groupCol >= 0 ? Cell(groupCol) : null;
-            rows.Add(new Row(p, ls, string.IsNullOrEmpty(g) ? null : g, i + 1));
+                throw new InvalidDataException($"{path}:{line}: empty label.");
+            var g = groupCol >= 0 ? cells[groupCol].Trim() : null;
+            rows.Add(new Row(p, ls, string.IsNullOrEmpty(g) ? null : g, line));
         }
         return new ManifestDataset(path, rows, multi, options);
     }
@@ -133,7 +128,7 @@ public sealed class ManifestDataset : IImageDataset
             }
             catch (JsonException e)
             {
-                throw new InvalidDataException($"{path}:{i + 1}: invalid JSON ({e.Message}).", e);
+                throw new InvalidDataException($"{path}:{i + 1}: invalid JSON at character {(e.BytePositionInLine ?? 0) + 1}.", e);
             }
             using (doc)
             {
@@ -183,43 +178,6 @@ public sealed class ManifestDataset : IImageDataset
         if (!File.Exists(path))
             throw new FileNotFoundException($"Manifest '{path}' does not exist.", path);
         return File.ReadAllLines(path, Encoding.UTF8);
-    }
-
-    /// <summary>RFC 4180 fields: commas separate, double quotes enclose, "" is a literal quote.</summary>
-    internal static string[] ParseCsvLine(string line, string path, int lineNumber)
-    {
-        var cells = new List<string>();
-        var sb = new StringBuilder();
-        var quoted = false;
-        for (var i = 0; i < line.Length; i++)
-        {
-            var ch = line[i];
-            if (quoted)
-            {
-                if (ch == '"' && i + 1 < line.Length && line[i + 1] == '"')
-                {
-                    sb.Append('"');
-                    i++;
-                }
-                else if (ch == '"')
-                    quoted = false;
-                else
-                    sb.Append(ch);
-            }
-            else if (ch == '"')
-                quoted = true;
-            else if (ch == ',')
-            {
-                cells.Add(sb.ToString());
-                sb.Clear();
-            }
-            else
-                sb.Append(ch);
-        }
-        if (quoted)
-            throw new InvalidDataException($"{path}:{lineNumber}: unterminated quoted field.");
-        cells.Add(sb.ToString());
-        return [.. cells];
     }
 
     private sealed record Row(string Path, List<string> Labels, string? Group, int Line);
