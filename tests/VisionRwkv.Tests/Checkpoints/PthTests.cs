@@ -67,6 +67,54 @@ public sealed class PthTests : IDisposable
     }
 
     [Fact]
+    public void A_real_legacy_torch_save_reads_the_same_tensors_and_meta()
+    {
+        // Written by PyTorch 1.13 with _use_new_zipfile_serialization=False: a pickle stream, not a zip.
+        Assert.Equal(0x80, File.ReadAllBytes(Fixture("torch_legacy_wrapped_p2.pth"))[0]);
+        using var ckpt = Pth.Read(Fixture("torch_legacy_wrapped_p2.pth"));
+        AssertFixtureStateDict(ckpt);
+        Assert.Equal("state_dict", ckpt.Metadata["pth.wrapper"]);
+        Assert.Equal("3", ckpt.Metadata["epoch"]);
+        Assert.Equal("real torch", ckpt.Metadata["note"]);
+        using var bare = Pth.Read(Fixture("torch_legacy_bare_p4.pth"));
+        AssertFixtureStateDict(bare);
+    }
+
+    [Fact]
+    public void A_truncated_legacy_file_is_an_error_that_names_the_file_wherever_it_is_cut()
+    {
+        var whole = File.ReadAllBytes(Fixture("torch_legacy_wrapped_p2.pth"));
+        foreach (int cut in new[] { 1, 5, 30, whole.Length / 3, whole.Length / 2, whole.Length - 40, whole.Length - 1 })
+        {
+            var path = Path.Combine(dir, $"cut{cut}.pth");
+            File.WriteAllBytes(path, whole[..cut]);
+            var ex = Assert.Throws<InvalidDataException>(() => Pth.Read(path));
+            Assert.StartsWith(path + ": ", ex.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', ex.Message);
+        }
+    }
+
+    [Fact]
+    public void A_legacy_stream_whose_object_would_run_a_command_is_refused_and_runs_nothing()
+    {
+        var marker = Path.Combine(dir, "pwned-legacy");
+        // Magic number, protocol 1001 and an empty sys_info dict as torch writes them, then the evil object.
+        byte[] magic = [0x80, 2, 0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, (byte)'.'];
+        byte[] version = [0x80, 2, (byte)'M', 0xe9, 0x03, (byte)'.'];
+        byte[] sysInfo = [0x80, 2, (byte)'}', (byte)'.'];
+        var evil = Bytes(0x80, 2, 'c', "os\nsystem\n", BinUnicode($"touch {marker}"), 0x85, 'R', '.');
+        var path = Path.Combine(dir, "evil-legacy.pth");
+        File.WriteAllBytes(path, [.. magic, .. version, .. sysInfo, .. evil]);
+        var ex = Assert.Throws<InvalidDataException>(() => Pth.Read(path));
+        Assert.Equal($"{path}: refusing to load 'os.system': only tensors and plain containers are allowed", ex.Message);
+        Assert.False(File.Exists(marker));
+        // A pickle that is not torch.save's magic number is refused before anything else is read.
+        var notTorch = Path.Combine(dir, "not-torch.pth");
+        File.WriteAllBytes(notTorch, [.. version, .. sysInfo]);
+        Assert.Contains("not a torch.save file", Assert.Throws<InvalidDataException>(() => Pth.Read(notTorch)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_module_state_dict_under_model_is_unwrapped()
     {
         using var ckpt = Pth.Read(Fixture("torch_module_model.pth"));
@@ -336,11 +384,7 @@ public sealed class PthTests : IDisposable
     {
         var text = Path.Combine(dir, "text.pth");
         File.WriteAllText(text, "hello world");
-        Assert.Contains($"{text}: not a zip-format PyTorch checkpoint", Assert.Throws<InvalidDataException>(() => Pth.Read(text)).Message, StringComparison.Ordinal);
-
-        var legacy = Path.Combine(dir, "legacy.pth");
-        File.WriteAllBytes(legacy, [0x80, 2, 0x8a, 0x0a, 0x6c, 0xfc]);
-        Assert.Contains("legacy (pre-1.6", Assert.Throws<InvalidDataException>(() => Pth.Read(legacy)).Message, StringComparison.Ordinal);
+        Assert.Contains($"{text}: not a PyTorch checkpoint", Assert.Throws<InvalidDataException>(() => Pth.Read(text)).Message, StringComparison.Ordinal);
 
         var noPkl = Path.Combine(dir, "nopkl.pth");
         using (var zip = ZipFile.Open(noPkl, ZipArchiveMode.Create))

@@ -41,4 +41,8 @@ if __name__ == "__main__":
         lin.weight.copy_(torch.arange(6, dtype=torch.float32).reshape(2, 3))
         lin.bias.copy_(torch.tensor([-1.0, 1.0]))
     torch.save({"model": lin.state_dict(), "epoch": 1}, "torch_module_model.pth")
+    # The legacy (pre-1.6, non-zip) format: a stream of pickles followed by raw storages.
+    torch.save({"state_dict": sd, "meta": {"epoch": 3, "CLASSES": ("cat", "dog"), "note": "real torch"}},
+               "torch_legacy_wrapped_p2.pth", _use_new_zipfile_serialization=False)
+    torch.save(sd, "torch_legacy_bare_p4.pth", pickle_protocol=4, _use_new_zipfile_serialization=False)
     print("torch", torch.__version__)
