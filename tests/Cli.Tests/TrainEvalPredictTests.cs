@@ -53,12 +53,57 @@ public class TrainEvalPredictTests
         }
     }
 
-    private static void WriteGrayPng(string path)
+    [Fact]
+    public void Init_from_a_run_fine_tunes_a_frozen_backbone_on_a_folder_with_another_class_count()
+    {
+        Assert.True(HaveFashionMnist, "Fashion-MNIST is missing: ./test.sh installs it (scripts/prereqs.sh)");
+        var root = Path.Combine(Path.GetTempPath(), $"rwkv-finetune-{Guid.NewGuid():N}");
+        try
+        {
+            var pretrained = Path.Combine(root, "pretrained");
+            var (code, output) = CliRunner.Run(["train", "--epochs", "1", "--limit-train", "300", "--val-fraction", "0.05", "-o", pretrained]);
+            Assert.True(code == 0, output);
+
+            // A folder of three classes (stripes at three angles), 28x28 gray like the model's input.
+            var folder = Path.Combine(root, "shapes");
+            for (int c = 0; c < 3; c++)
+            {
+                Directory.CreateDirectory(Path.Combine(folder, $"class{c}"));
+                for (int i = 0; i < 12; i++)
+                    WriteGrayPng(Path.Combine(folder, $"class{c}", $"{i}.png"), (x, y) => (byte)(((c == 0 ? x : c == 1 ? y : x + y) + i) % 7 < 3 ? 230 : 20));
+            }
+            var tuned = Path.Combine(root, "tuned");
+            (code, output) = CliRunner.Run(["train", "--data", folder, "--init-from", pretrained, "--freeze-backbone", "--epochs", "1",
+                "--batch-size", "8", "--val-fraction", "0.25", "-o", tuned]);
+            Assert.True(code == 0, output);
+            Assert.Contains("re-initialised", output);
+            var report = File.ReadAllText(Path.Combine(tuned, "init_report.txt"));
+            Assert.Contains("head.fc.weight", report);
+            Assert.Contains("re-initialised (shape differs in the checkpoint) (2)", report);
+            Assert.Contains("--init-from", CliRunner.Run(["train", "--help"]).Output);
+
+            // The backbone was frozen: every backbone tensor of the tuned model is the pretrained one, bit for bit;
+            // the head has three outputs now.
+            using var before = VisionRwkv.Checkpoints.SafeTensors.Read(Path.Combine(pretrained, "model.safetensors"));
+            using var after = VisionRwkv.Checkpoints.SafeTensors.Read(Path.Combine(tuned, "model.safetensors"));
+            foreach (var (key, t) in before.Tensors.Where(kv => kv.Key.StartsWith("backbone.", StringComparison.Ordinal)))
+                Assert.Equal(t.data<float>().ToArray(), after.Tensors[key].data<float>().ToArray());
+            Assert.Equal(new long[] { 3, 96 }, after.Tensors["head.fc.weight"].shape);
+        }
+        finally
+        {
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static void WriteGrayPng(string path) => WriteGrayPng(path, (x, _) => (byte)(x * 9));
+
+    private static void WriteGrayPng(string path, Func<int, int, byte> value)
     {
         using var bitmap = new SkiaSharp.SKBitmap(28, 28, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque);
         for (int y = 0; y < 28; y++)
             for (int x = 0; x < 28; x++)
-                bitmap.SetPixel(x, y, new SkiaSharp.SKColor((byte)(x * 9), (byte)(x * 9), (byte)(x * 9)));
+                bitmap.SetPixel(x, y, new SkiaSharp.SKColor(value(x, y), value(x, y), value(x, y)));
         using var image = SkiaSharp.SKImage.FromBitmap(bitmap);
         using var data = image.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
         File.WriteAllBytes(path, data.ToArray());

@@ -152,4 +152,40 @@ public class ComponentTests
         }
         Assert.Equal(3, Evaluator.PredictTopK(model, images, k: 10)[0].Length);
     }
+
+    [Fact]
+    public void Layer_decay_and_a_backbone_scale_give_each_depth_its_learning_rate()
+    {
+        using var model = new VisionRwkv.Models.VrwkvClassifier(VisionRwkv.Models.VrwkvConfig.Mini28);
+        var classifier = (VisionRwkv.Models.IImageClassifier)model;
+        var layers = new ParameterLayers(classifier.LayerCount, classifier.LayerIdOf, classifier.IsHead);
+        var cfg = TrainConfig.Default with { LearningRate = 0.01, LayerDecay = 0.5, BackboneLrScale = 0.1 };
+        var (optimizer, scales) = ParameterGroups.CreateAdamW(model, cfg, layers);
+        using (optimizer)
+        {
+            // L = 3 blocks: embeddings get 0.5^4, block i gets 0.5^(3-i), the final norm and the head 1; all but the head x0.1.
+            var expected = new Dictionary<string, double>
+            {
+                ["backbone.pos_embed"] = 0.1 * Math.Pow(0.5, 4),
+                ["backbone.patch_embed.projection.weight"] = 0.1 * Math.Pow(0.5, 4),
+                ["backbone.layers.0.att.key.weight"] = 0.1 * Math.Pow(0.5, 3),
+                ["backbone.layers.2.ffn.value.weight"] = 0.1 * 0.5,
+                ["backbone.ln1.weight"] = 0.1,
+                ["head.fc.weight"] = 1.0,
+            };
+            var named = model.named_parameters().ToDictionary(p => p.name, p => p.parameter);
+            var groups = optimizer.ParamGroups.Cast<TorchSharp.Modules.AdamW.ParamGroup>().ToList();
+            foreach (var (name, scale) in expected)
+            {
+                int g = groups.FindIndex(group => group.Parameters.Any(p => ReferenceEquals(p, named[name])));
+                Assert.True(g >= 0, name);
+                Assert.Equal(scale, scales[g], 12);
+                Assert.Equal(0.01 * scale, groups[g].LearningRate, 12);
+            }
+        }
+        // Without layers or with every multiplier at 1: the two groups of the plain recipe, decayed first.
+        var (plain, plainScales) = ParameterGroups.CreateAdamW(model, TrainConfig.Default, layers);
+        using (plain)
+            Assert.Equal(new[] { 1.0, 1.0 }, plainScales);
+    }
 }
