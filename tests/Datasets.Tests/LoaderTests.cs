@@ -45,7 +45,7 @@ public sealed class LoaderTests : IDisposable
     private DataLoader Loader(int threads, long seed, MixupCutmix? mixup = null, int batchSize = 8)
     {
         var ds = new ImageFolderDataset(dir.File("photos"));
-        var pipeline = ImagePipeline.Train(DataConfig.ImageNet().WithSize(32), AugmentConfig.Strong with { ReProb = 0.5 });
+        var pipeline = ImagePipeline.Train(DataConfig.ImageNet().WithSize(32), AugmentConfig.Strong with { Reprob = 0.5 });
         return new DataLoader(ds, pipeline, new LoaderOptions { BatchSize = batchSize, Shuffle = true, Threads = threads, Seed = seed, Prefetch = 2 }, mixup);
     }
 

@@ -14,7 +14,7 @@ public sealed record DetectionAugmentConfig
     /// <summary>A cropped box is kept when at least this fraction of its area remains inside the crop.</summary>
     public double MinVisibility { get; init; } = 0.5;
 
-    public double HFlip { get; init; } = 0.5;
+    public double Hflip { get; init; } = 0.5;
 
     /// <summary>Boxes narrower or lower than this many input pixels after all steps are dropped.</summary>
     public double MinBoxSize { get; init; } = 2;
@@ -22,7 +22,7 @@ public sealed record DetectionAugmentConfig
     public static DetectionAugmentConfig Default => new();
 
     /// <summary>No random geometry: letterbox only (for debugging).</summary>
-    public static DetectionAugmentConfig None => new() { Scale = (1, 1), HFlip = 0 };
+    public static DetectionAugmentConfig None => new() { Scale = (1, 1), Hflip = 0 };
 }
 
 /// <summary>
@@ -68,8 +68,8 @@ public sealed class DetectionPipeline(DecodeOptions decode, IReadOnlyList<IDetec
             steps.Add(new LetterboxResize(data.Height, data.Width, data.Interpolation, data.Mean));
         else
             steps.Add(new RandomScaleCrop(data.Height, data.Width, augment.Scale.Min, augment.Scale.Max, augment.MinVisibility, data.Interpolation, data.Mean));
-        if (augment.HFlip > 0)
-            steps.Add(new RandomHorizontalFlip(augment.HFlip));
+        if (augment.Hflip > 0)
+            steps.Add(new RandomHorizontalFlip(augment.Hflip));
         steps.Add(new PixelStep(new Normalize(data.Mean, data.Std)));
         return new DetectionPipeline(DecodeOptions.Default, steps, data.Channels, data.Height, data.Width, augment.MinBoxSize);
     }

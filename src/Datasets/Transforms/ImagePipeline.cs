@@ -56,17 +56,17 @@ public sealed class ImagePipeline
             new ToChannels(data.Channels),
             new RandomResizedCrop(data.Height, data.Width, augment.Scale, augment.Ratio, data.Interpolation),
         };
-        if (augment.HFlip > 0)
-            steps.Add(new RandomFlip(augment.HFlip, vertical: false));
-        if (augment.VFlip > 0)
-            steps.Add(new RandomFlip(augment.VFlip, vertical: true));
+        if (augment.Hflip > 0)
+            steps.Add(new RandomFlip(augment.Hflip, vertical: false));
+        if (augment.Vflip > 0)
+            steps.Add(new RandomFlip(augment.Vflip, vertical: true));
         if (!string.IsNullOrEmpty(augment.AutoAugment))
             steps.Add(RandAugment.Parse(augment.AutoAugment, data.Mean));
         else if (augment.ColorJitter > 0)
             steps.Add(new ColorJitter(augment.ColorJitter, augment.ColorJitter, augment.ColorJitter));
         steps.Add(new Normalize(data.Mean, data.Std));
-        if (augment.ReProb > 0)
-            steps.Add(new RandomErasing(augment.ReProb));
+        if (augment.Reprob > 0)
+            steps.Add(new RandomErasing(augment.Reprob));
         var options = (decode ?? DecodeOptions.Default) with { MinShorterSide = Math.Max(data.Height, data.Width) };
         return new ImagePipeline(options, steps, data.Channels, data.Height, data.Width);
     }

@@ -144,7 +144,7 @@ public sealed class DetectionTransformTests
     public void Train_pipeline_composes_steps_and_its_map_inverts_to_the_original_boxes()
     {
         var data = new DataConfig(3, 40, 40, [0f, 0f, 0f], [1f, 1f, 1f], Interpolation.Bilinear, 1f);
-        var pipe = DetectionPipeline.Train(data, new DetectionAugmentConfig { Scale = (0.8, 1.2), MinVisibility = 0.3, HFlip = 0.5, MinBoxSize = 1 });
+        var pipe = DetectionPipeline.Train(data, new DetectionAugmentConfig { Scale = (0.8, 1.2), MinVisibility = 0.3, Hflip = 0.5, MinBoxSize = 1 });
         var flips = 0;
         for (var seed = 0; seed < 20; seed++)
         {
