@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 using YamlDotNet.Serialization;
@@ -82,6 +83,9 @@ public static class ConfigFile
             AllowTrailingCommas = true,
             UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
             NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+            // Named explicitly so the options work where reflection-based serialisation is off by default
+            // (file-based apps, trimmed and AOT builds).
+            TypeInfoResolver = new DefaultJsonTypeInfoResolver(),
         };
         o.Converters.Add(new PairJsonConverter());
         o.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
