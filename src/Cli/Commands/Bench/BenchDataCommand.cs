@@ -1,8 +1,6 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using SkiaSharp;
 using VisionRwkv.Datasets;
 using VisionRwkv.Datasets.Imaging;
 using VisionRwkv.Datasets.Loading;
@@ -42,7 +40,7 @@ internal static class BenchDataCommand
             var src = parse.GetValue(source)!;
             var count = parse.GetValue(generate);
             if (count > 0)
-                GeneratePhotos(src, count);
+                LoaderBenchmark.GeneratePhotos(src, count);
             return Run(src, parse.GetValue(size), parse.GetValue(threads), parse.GetValue(batch), parse.GetValue(json), Math.Max(1, parse.GetValue(repeat)),
                 new DecodeOptions { UseTurboJpeg = !parse.GetValue(skia) });
         });
@@ -58,8 +56,7 @@ internal static class BenchDataCommand
         {
             var idx = OpenIdx(source["idx:".Length..]);
             dataset = idx;
-            var cfg = DataConfig.FashionMnist() with { Height = size ?? idx.Height, Width = size ?? idx.Width };
-            pipeline = ImagePipeline.Eval(cfg, decode);
+            pipeline = ImagePipeline.Eval(DataConfig.FashionMnist() with { Height = size ?? idx.Height, Width = size ?? idx.Width }, decode);
         }
         else
         {
@@ -68,68 +65,19 @@ internal static class BenchDataCommand
         }
         if (dataset.Count == 0)
             throw new InvalidOperationException($"No images in '{source}'.");
-        var options = new LoaderOptions { BatchSize = batchSize, Threads = threads };
-
-        // Warm-up (JIT, native libraries, file cache) on up to two batches, then one timed epoch.
-        var warm = new SubsetDataset(dataset, Enumerable.Range(0, Math.Min(dataset.Count, 2 * batchSize)));
-        foreach (var b in new DataLoader(warm, pipeline, options).Epoch(0))
-            b.Dispose();
-        var loader = new DataLoader(dataset, pipeline, options);
-        var images = 0L;
-        double pipelineRate = 0, decodeRateBest = 0;
-        // CPU time per image (all threads): unlike wall-clock rates it barely moves when other processes share the cores.
-        double pipelineCpuMs = double.MaxValue, decodeCpuMs = double.MaxValue;
-        var process = Process.GetCurrentProcess();
-        for (var pass = 0; pass < repeat; pass++)
-        {
-            images = 0;
-            process.Refresh();
-            var cpu0 = process.TotalProcessorTime;
-            var sw = Stopwatch.StartNew();
-            foreach (var b in loader.Epoch(pass))
-            {
-                images += b.Size;
-                b.Dispose();
-            }
-            pipelineRate = Math.Max(pipelineRate, images / sw.Elapsed.TotalSeconds);
-            process.Refresh();
-            pipelineCpuMs = Math.Min(pipelineCpuMs, (process.TotalProcessorTime - cpu0).TotalMilliseconds / Math.Max(1, images));
-
-            if (!isIdx)
-            {
-                // Decoding alone at the scale the pipeline asks for, on the same number of threads.
-                var decoded = 0L;
-                process.Refresh();
-                cpu0 = process.TotalProcessorTime;
-                sw.Restart();
-                Parallel.For(0, dataset.Count, new ParallelOptions { MaxDegreeOfParallelism = threads }, i =>
-                {
-                    try
-                    {
-                        dataset.Load(i, pipeline.Decode);
-                        Interlocked.Increment(ref decoded);
-                    }
-                    catch (ImageDecodeException)
-                    {
-                    }
-                });
-                decodeRateBest = Math.Max(decodeRateBest, decoded / sw.Elapsed.TotalSeconds);
-                process.Refresh();
-                decodeCpuMs = Math.Min(decodeCpuMs, (process.TotalProcessorTime - cpu0).TotalMilliseconds / Math.Max(1, decoded));
-            }
-        }
-        double? decodeRate = isIdx ? null : decodeRateBest;
+        var r = LoaderBenchmark.Run(dataset, pipeline, new LoaderOptions { BatchSize = batchSize, Threads = threads }, repeat, measureDecode: !isIdx);
 
         var inv = CultureInfo.InvariantCulture;
+        string decoder = ImageDecoder.TurboJpegAvailable && decode.UseTurboJpeg ? "TurboJPEG" : "Skia";
         Console.WriteLine($"source            {source}");
-        Console.WriteLine($"items             {dataset.Count} ({loader.Skipped.Count} skipped)");
+        Console.WriteLine($"items             {dataset.Count} ({r.Skipped.Count} skipped)");
         Console.WriteLine($"output            {pipeline.Channels}x{pipeline.Height}x{pipeline.Width}, decode shorter side >= {pipeline.Decode.MinShorterSide}");
-        Console.WriteLine($"threads           {threads} (best of {repeat} passes; JPEG decoder: {(ImageDecoder.TurboJpegAvailable && decode.UseTurboJpeg ? "TurboJPEG" : "Skia")})");
-        Console.WriteLine(string.Create(inv, $"pipeline          {pipelineRate,10:F1} img/s  {pipelineCpuMs,8:F3} CPU ms/img  (decode + eval transform + collation)"));
-        if (decodeRate is { } d)
-            Console.WriteLine(string.Create(inv, $"decode only       {d,10:F1} img/s  {decodeCpuMs,8:F3} CPU ms/img  (pipeline/decode = {pipelineRate / d:P0}; by CPU time {decodeCpuMs / pipelineCpuMs:P0})"));
-        Console.WriteLine(string.Create(inv, $"load average      {LoadAverage()} (other processes on these cores lower the img/s figures)"));
-        foreach (var s in loader.Skipped.Take(5))
+        Console.WriteLine($"threads           {threads} (best of {repeat} passes; JPEG decoder: {decoder})");
+        Console.WriteLine(string.Create(inv, $"pipeline          {r.PipelineImgPerS,10:F1} img/s  {r.PipelineCpuMsPerImage,8:F3} CPU ms/img  (decode + eval transform + collation)"));
+        if (r.DecodeImgPerS is { } d && r.DecodeCpuMsPerImage is { } dc)
+            Console.WriteLine(string.Create(inv, $"decode only       {d,10:F1} img/s  {dc,8:F3} CPU ms/img  (pipeline/decode = {r.PipelineImgPerS / d:P0}; by CPU time {dc / r.PipelineCpuMsPerImage:P0})"));
+        Console.WriteLine(string.Create(inv, $"load average      {LoaderBenchmark.LoadAverage()} (other processes on these cores lower the img/s figures)"));
+        foreach (var s in r.Skipped.Take(5))
             Console.WriteLine($"skipped           {s.Name}: {s.Reason}");
 
         if (jsonPath is not null)
@@ -139,35 +87,22 @@ internal static class BenchDataCommand
                 ["source"] = source,
                 ["size"] = pipeline.Height,
                 ["threads"] = threads,
-                ["img_per_s"] = Math.Round(pipelineRate, 2),
-                ["images"] = images,
-                ["skipped"] = loader.Skipped.Count,
+                ["img_per_s"] = Math.Round(r.PipelineImgPerS, 2),
+                ["images"] = r.Images,
+                ["skipped"] = r.Skipped.Count,
                 ["repeat"] = repeat,
-                ["cpu_ms_per_img"] = Math.Round(pipelineCpuMs, 4),
-                ["load_average"] = LoadAverage(),
-                ["jpeg_decoder"] = ImageDecoder.TurboJpegAvailable && decode.UseTurboJpeg ? "turbojpeg" : "skia",
+                ["cpu_ms_per_img"] = Math.Round(r.PipelineCpuMsPerImage, 4),
+                ["load_average"] = LoaderBenchmark.LoadAverage(),
+                ["jpeg_decoder"] = decoder.ToLowerInvariant(),
             };
-            if (decodeRate is { } dr)
+            if (r.DecodeImgPerS is { } dr)
             {
                 record["decode_img_per_s"] = Math.Round(dr, 2);
-                record["decode_cpu_ms_per_img"] = Math.Round(decodeCpuMs, 4);
+                record["decode_cpu_ms_per_img"] = Math.Round(r.DecodeCpuMsPerImage!.Value, 4);
             }
-            WriteAtomically(jsonPath, JsonSerializer.Serialize(record, new JsonSerializerOptions { WriteIndented = true }));
+            AtomicFile.WriteText(jsonPath, JsonSerializer.Serialize(record, new JsonSerializerOptions { WriteIndented = true }));
         }
         return 0;
-    }
-
-    /// <summary>The 1-minute load average where the OS reports one (Linux), else empty.</summary>
-    private static string LoadAverage()
-    {
-        try
-        {
-            return File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "";
-        }
-        catch (IOException)
-        {
-            return "";
-        }
     }
 
     private static bool HasClassFolders(string root) =>
@@ -185,50 +120,4 @@ internal static class BenchDataCommand
             throw new FileNotFoundException($"No labels file next to '{path}' (expected '{labels}').");
         return new IdxDataset(path, labels);
     }
-
-    private static void WriteAtomically(string path, string text)
-    {
-        var full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        var tmp = full + ".tmp";
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write))
-        using (var w = new StreamWriter(fs))
-        {
-            w.Write(text);
-            w.Flush();
-            fs.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, full, overwrite: true);
-    }
-
-    /// <summary>Photo-like test JPEGs: smooth colour gradients plus pixel noise, so the files have photo-like entropy.</summary>
-    private static void GeneratePhotos(string dir, int count)
-    {
-        Directory.CreateDirectory(dir);
-        const int w = 3000, h = 2000;
-        Parallel.For(0, count, i =>
-        {
-            var rng = new SeededRng((ulong)i + 1);
-            using var bmp = new SKBitmap(new SKImageInfo(w, h, SKColorType.Rgba8888, SKAlphaType.Opaque));
-            var px = bmp.GetPixelSpan();
-            double fx = rng.Uniform(1, 4), fy = rng.Uniform(1, 4), phase = rng.Uniform(0, 6);
-            for (var y = 0; y < h; y++)
-            {
-                for (var x = 0; x < w; x++)
-                {
-                    var o = y * bmp.RowBytes + 4 * x;
-                    var n = (int)(rng.NextUInt64() & 0xFFFFFF);
-                    var g = Math.Sin(x * fx / w * Math.PI + phase) * Math.Cos(y * fy / h * Math.PI);
-                    px[o] = Clamp(128 + 100 * g + (n & 0xFF) % 24 - 12);
-                    px[o + 1] = Clamp(255.0 * x / w + ((n >> 8) & 0xFF) % 24 - 12);
-                    px[o + 2] = Clamp(255.0 * y / h + ((n >> 16) & 0xFF) % 24 - 12);
-                    px[o + 3] = 255;
-                }
-            }
-            using var data = bmp.Encode(SKEncodedImageFormat.Jpeg, 90);
-            File.WriteAllBytes(Path.Combine(dir, $"photo{i:D3}.jpg"), data.ToArray());
-        });
-    }
-
-    private static byte Clamp(double v) => (byte)Math.Clamp((int)v, 0, 255);
 }

@@ -6,6 +6,7 @@ using VisionRwkv.Models;
 using VisionRwkv.Wkv;
 using VisionRwkv.Wkv.Cuda;
 using VisionRwkv.Blocks;
+using VisionRwkv.Common;
 using VisionRwkv.Diagnostics;
 using VisionRwkv.Layers;
 using VisionRwkv.Runtime;
@@ -60,7 +61,7 @@ internal static class BenchWkvCommand
             }
             var records = Run(dev, Math.Max(5, parse.GetValue(runs)), parse.GetValue(maxT), parse.GetValue(batch), parse.GetValue(refMaxT), kernels);
             if (parse.GetValue(json) is { } file)
-                WriteAtomically(file.FullName, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
+                AtomicFile.WriteText(file.FullName, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
             return 0;
         });
         return command;
@@ -176,18 +177,5 @@ internal static class BenchWkvCommand
         }
         Array.Sort(ms);
         return ms[runs / 2];
-    }
-
-    private static void WriteAtomically(string path, string text)
-    {
-        var tmp = path + ".tmp";
-        using (var f = new FileStream(tmp, FileMode.Create, FileAccess.Write))
-        using (var wr = new StreamWriter(f))
-        {
-            wr.Write(text);
-            wr.Flush();
-            f.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, path, overwrite: true);
     }
 }
