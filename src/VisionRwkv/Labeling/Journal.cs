@@ -65,7 +65,6 @@ public sealed record JournalRow
 /// </summary>
 public sealed class Journal : IDisposable
 {
-    private static readonly JsonSerializerOptions LabelJson = new() { WriteIndented = false };
     private readonly SqliteConnection connection;
 
     private Journal(string path, SqliteConnection connection)
@@ -135,7 +134,7 @@ public sealed class Journal : IDisposable
                 Error = r.IsDBNull(10) ? null : r.GetString(10),
                 Warning = r.IsDBNull(11) ? null : r.GetString(11),
                 ModelId = r.IsDBNull(12) ? null : r.GetString(12),
-                Labels = JsonSerializer.Deserialize<LabelScore[]>(r.GetString(13), LabelJson) ?? [],
+                Labels = JsonSerializer.Deserialize(r.GetString(13), LabelingJson.Default.LabelScoreArray) ?? [],
                 Time = r.GetString(14),
             });
         }
@@ -184,7 +183,7 @@ public sealed class Journal : IDisposable
             p["$error"].Value = (object?)row.Error ?? DBNull.Value;
             p["$warning"].Value = (object?)row.Warning ?? DBNull.Value;
             p["$model"].Value = (object?)row.ModelId ?? DBNull.Value;
-            p["$labels"].Value = JsonSerializer.Serialize(row.Labels, LabelJson);
+            p["$labels"].Value = JsonSerializer.Serialize(row.Labels as LabelScore[] ?? [.. row.Labels], LabelingJson.Default.LabelScoreArray);
             p["$time"].Value = row.Time;
             cmd.ExecuteNonQuery();
         }

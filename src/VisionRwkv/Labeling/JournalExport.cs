@@ -38,7 +38,7 @@ public sealed class ExportRow
         {
             Path = r.Path, Size = r.Size, MtimeMs = r.MtimeMs, ContentHash = r.ContentHash, Status = r.Status, Reason = r.Reason,
             Format = r.Format, Width = r.Width, Height = r.Height, Orientation = r.Orientation, Error = r.Error, Warning = r.Warning,
-            ModelId = r.ModelId, Labels = JsonSerializer.Serialize(r.Labels), TopLabel = r.Labels.Count > 0 ? r.Labels[0].Label : null,
+            ModelId = r.ModelId, Labels = JsonSerializer.Serialize(r.Labels as LabelScore[] ?? [.. r.Labels], LabelingJson.Default.LabelScoreArray), TopLabel = r.Labels.Count > 0 ? r.Labels[0].Label : null,
             TopScore = r.Labels.Count > 0 ? r.Labels[0].Score : null, Time = r.Time,
         };
     }
@@ -70,7 +70,7 @@ public static class JournalExport
                 {
                     using var w = new StreamWriter(s, new UTF8Encoding(false), leaveOpen: true) { NewLine = "\n" };
                     foreach (var r in data)
-                        w.WriteLine(JsonSerializer.Serialize(r));
+                        w.WriteLine(JsonSerializer.Serialize(r, LabelingJson.Default.ExportRow));
                 });
                 break;
             case "parquet":

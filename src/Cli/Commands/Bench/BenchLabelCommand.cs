@@ -50,7 +50,7 @@ internal static class BenchLabelCommand
             Console.WriteLine(string.Create(inv, $"end to end   {r.ImgPerS,8:F1} img/s"));
             Console.WriteLine(string.Create(inv, $"ideal 1/(1/decode + 1/model) = {r.IdealImgPerS:F1} img/s; end to end is {r.RatioToIdeal:P1} of it"));
             if (parse.GetValue(json) is { } path)
-                AtomicFile.WriteText(path, JsonSerializer.Serialize(r, new JsonSerializerOptions { WriteIndented = true }));
+                AtomicFile.WriteText(path, JsonSerializer.Serialize(r, new JsonSerializerOptions { WriteIndented = true }) + "\n");
             return 0;
         });
         return command;
