@@ -115,3 +115,57 @@ public sealed class LabelingUnitTests : IDisposable
         Assert.Equal(0, JournalMerge.Merge(sources, Path.Combine(root, "merged2.sqlite"), allowMixedModels: true).RowsWritten);
     }
 }
+
+/// <summary>The job's resume rules with a model-free labeler (fixed scores), so they run in milliseconds.</summary>
+public sealed class LabelJobResumeTests : IDisposable
+{
+    private readonly string root = Path.Combine(Path.GetTempPath(), $"rwkv-labeling-resume-{Guid.NewGuid():N}");
+
+    public void Dispose() => Directory.Delete(root, recursive: true);
+
+    private sealed class ConstantLabeler : IImageLabeler
+    {
+        public string ModelId => "constant@1";
+        public IReadOnlyList<string> Labels { get; } = ["x", "y"];
+        public bool MultiLabel => false;
+        public IReadOnlyList<float>? Thresholds => null;
+        public ImageDataConfig Input => ImageDataConfig.ImageNet.WithSize(16);
+        public float[] Score(Tensor images) => [.. Enumerable.Range(0, (int)images.shape[0]).SelectMany(_ => new[] { 0.75f, 0.25f })];
+    }
+
+    private static void Png(string path, byte shade)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var bmp = new SkiaSharp.SKBitmap(20, 20);
+        bmp.Erase(new SkiaSharp.SKColor(shade, shade, shade));
+        using var data = bmp.Encode(SkiaSharp.SKEncodedImageFormat.Png, 100);
+        File.WriteAllBytes(path, data.ToArray());
+    }
+
+    [Fact]
+    public void With_content_hashes_a_touched_file_keeps_its_row_and_a_changed_one_is_labeled_again()
+    {
+        var photos = Path.Combine(root, "photos");
+        Png(Path.Combine(photos, "a.png"), 10);
+        Png(Path.Combine(photos, "b.png"), 200);
+        var options = new LabelOptions { OutputDirectory = Path.Combine(root, "out"), ContentHash = true, BatchSize = 1, DecodeThreads = 1 };
+        var labeler = new ConstantLabeler();
+        var first = LabelJob.Run(labeler, [photos], options);
+        Assert.Equal((2, 2), (first.Processed, first.Labeled));
+
+        File.SetLastWriteTimeUtc(Path.Combine(photos, "a.png"), DateTime.UtcNow.AddHours(-5)); // touched: same bytes
+        Png(Path.Combine(photos, "b.png"), 90);                                                // changed content
+        File.SetLastWriteTimeUtc(Path.Combine(photos, "b.png"), DateTime.UtcNow.AddHours(-4));
+        var second = LabelJob.Run(labeler, [photos], options);
+        Assert.Equal(1, second.Processed);
+        using var journal = Journal.Open(second.JournalPath);
+        var rows = journal.ReadAll().ToDictionary(r => Path.GetFileName(r.Path));
+        Assert.Equal(new DateTimeOffset(File.GetLastWriteTimeUtc(Path.Combine(photos, "a.png"))).ToUnixTimeMilliseconds(), rows["a.png"].MtimeMs);
+        Assert.Equal(64, rows["b.png"].ContentHash!.Length);
+        Assert.Equal([new LabelScore("x", 0.75f), new LabelScore("y", 0.25f)], rows["a.png"].Labels);
+
+        // Without a change, nothing is processed; with --force everything is.
+        Assert.Equal(0, LabelJob.Run(labeler, [photos], options).Processed);
+        Assert.Equal(2, LabelJob.Run(labeler, [photos], options with { Force = true }).Processed);
+    }
+}
