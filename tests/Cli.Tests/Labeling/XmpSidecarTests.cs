@@ -65,11 +65,13 @@ public sealed class XmpSidecarTests : IDisposable
         File.WriteAllBytes(plain, LabelFixtures.Photo(64, 48, 3));
         string[] metadata = ["-XMP-dc:Subject=holiday", "-XMP-dc:Subject=beach, sand", "-XMP-lr:HierarchicalSubject=Places|Spain|Cádiz",
             "-XMP-xmp:Rating=4", "-XMP-dc:Title=Evening at the pier", "-XMP-dc:Creator=Ana", "-XMP-digiKam:TagsList=People/Ana",
-            "-IPTC:Keywords=holiday"];
+            "-XMP-dc:Description=<b>bold</b> & co", "-XMP-iptcExt:PersonInImage=Ana", "-XMP-exif:GPSLatitude=36.5 N",
+            "-XMP-mwg-rs:RegionAppliedToDimensionsW=64", "-IPTC:Keywords=holiday"];
         ExifTool(["-overwrite_original", .. metadata, embedded]);
         var sidecar = withSidecar + ".xmp";
         ExifTool(["-o", sidecar, .. metadata.Where(m => !m.StartsWith("-IPTC", StringComparison.Ordinal)), withSidecar]);
         var before = Tags(sidecar);
+        var beforeText = File.ReadAllText(sidecar);
         var embeddedHash = SHA256.HashData(File.ReadAllBytes(embedded));
         var imageHashes = new[] { embedded, withSidecar, plain }.ToDictionary(p => p, p => SHA256.HashData(File.ReadAllBytes(p)));
 
@@ -96,6 +98,12 @@ public sealed class XmpSidecarTests : IDisposable
         Assert.Equal(["holiday", "beach, sand", .. ours], List(after, "XMP-dc:Subject"));
         Assert.Equal(["Places|Spain|Cádiz", .. ours.Select(l => "AI|vrwkv_mini_32|" + l)], List(after, "XMP-lr:HierarchicalSubject"));
         Assert.Equal(["People/Ana", .. ours.Select(l => "AI/vrwkv_mini_32/" + l)], List(after, "XMP-digiKam:TagsList"));
+        // Byte for byte, the merge only inserted lines: without our rdf:li lines the file is exactly what exiftool wrote.
+        var inserted = ours.Concat(ours.Select(l => "AI|vrwkv_mini_32|" + l)).Concat(ours.Select(l => "AI/vrwkv_mini_32/" + l))
+            .Select(v => $"<rdf:li>{System.Security.SecurityElement.Escape(v)}</rdf:li>").ToHashSet();
+        var afterLines = File.ReadAllText(sidecar).Split('\n');
+        Assert.Equal(inserted.Count, afterLines.Count(l => inserted.Contains(l.Trim())));
+        Assert.Equal(beforeText, string.Join('\n', afterLines.Where(l => !inserted.Contains(l.Trim()))));
 
         // New sidecars hold only our keywords; exiftool reads them; images are untouched.
         var created = Tags(plain + ".xmp");
