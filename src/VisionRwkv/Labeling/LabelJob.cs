@@ -192,13 +192,21 @@ public static class LabelJob
                 Shuffle = false,
             });
             var recorded = 0; // every index below this has a row
+            var labeledIndices = new HashSet<int>();
             List<JournalRow> Failures(int upTo)
             {
                 var rows = new List<JournalRow>();
+                upTo = Math.Min(upTo, toDecode.Count);
                 for (; recorded < upTo; recorded++)
                 {
                     if (dataset.Failures.TryGetValue(recorded, out var e))
                         rows.Add(FailureRow(toDecode[recorded], e, dataset.Hashes.GetValueOrDefault(recorded)));
+                    else if (!dataset.Decoded.ContainsKey(recorded) || !labeledIndices.Contains(recorded))
+                    {
+                        // Decoded, but the loader dropped it afterwards (a transform refused it): it still gets its row.
+                        var reason = loader.Skipped.FirstOrDefault(k => k.Index == recorded)?.Reason ?? "the image could not be prepared for the model";
+                        rows.Add(FailureRow(toDecode[recorded], new ImageDecodeException(toDecode[recorded].Path, reason), dataset.Hashes.GetValueOrDefault(recorded)));
+                    }
                 }
                 return rows;
             }
@@ -219,6 +227,7 @@ public static class LabelJob
                     }
                     var k = labeler.Labels.Count;
                     var time = Journal.Now();
+                    labeledIndices.UnionWith(batch.Indices);
                     for (var i = 0; i < batch.Size; i++)
                     {
                         var index = batch.Indices[i];

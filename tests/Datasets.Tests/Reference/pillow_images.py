@@ -92,7 +92,8 @@ def make(out):
     # stored view is compared with this one.
     pattern(60, 40, 40).save(p("tiff_orientation_none.tif"), compression="tiff_lzw")
 
-    # ImageMagick writes what Pillow cannot: Adam7-interlaced PNG (8 and 16 bit), 16-bit RGB PNG, CMYK JPEG its way.
+    # ImageMagick writes what Pillow cannot: Adam7-interlaced PNG (8 and 16 bit), 16-bit RGB PNG, a YCCK JPEG (its CMYK
+    # JPEGs carry Adobe transform 2; Pillow's carry 0, plain CMYK), bilevel CCITT G4 TIFF with its own photometric.
     if shutil.which("convert"):
         src = p("png_rgb.png")
         cmds = [
