@@ -94,6 +94,26 @@ if ! command -v exiftool >/dev/null 2>&1; then
   fi
 fi
 
+# 4a. Independent references for the decoding and labeling tests (optional: the tests skip with a message without them):
+#     Pillow (python3-pil) decodes the generated image set for the parity tests; ImageMagick makes the files Pillow
+#     cannot write (interlaced and 16-bit RGB PNG, ImageMagick's CMYK JPEG, bilevel TIFF).
+if ! /usr/bin/python3 -c 'import PIL' >/dev/null 2>&1 && ! python3 -c 'import PIL' >/dev/null 2>&1; then
+  if is_root && have_apt; then
+    say "installing python3-pil (Pillow: the reference decoder of the image tests)"
+    apt_install python3-pil || say "warning: python3-pil could not be installed; the Pillow parity tests will be skipped"
+  else
+    say "warning: Pillow is missing; the Pillow parity tests will be skipped (install python3-pil)"
+  fi
+fi
+if ! command -v identify >/dev/null 2>&1; then
+  if is_root && have_apt; then
+    say "installing imagemagick (makes test images Pillow cannot write)"
+    apt_install imagemagick || say "warning: imagemagick could not be installed; a few generated test images will be missing"
+  else
+    say "warning: ImageMagick is missing; a few generated test images will be missing (install imagemagick)"
+  fi
+fi
+
 # 4b. g++: the tests compile the CUDA kernels' source as C++ and run it on the CPU (they skip without it).
 if ! command -v g++ >/dev/null 2>&1; then
   if is_root && have_apt; then

@@ -9,6 +9,9 @@ public sealed record DecodeOptions
     /// </summary>
     public long MaxPixels { get; init; } = 178_956_970;
 
+    /// <summary>Largest file accepted, in bytes; larger files are refused before they are read. Default 1 GiB.</summary>
+    public long MaxFileBytes { get; init; } = 1L << 30;
+
     /// <summary>Colour that transparent pixels are flattened onto, as RGB in [0, 1]. Default white.</summary>
     public Rgb Background { get; init; } = Rgb.White;
 
@@ -41,7 +44,29 @@ public readonly record struct Rgb(float R, float G, float B)
     public float Luma => 0.299f * R + 0.587f * G + 0.114f * B;
 }
 
-/// <summary>A file that could not be decoded: names the file and the reason.</summary>
+/// <summary>Why a file could not be decoded, in the categories a batch job reports.</summary>
+public enum DecodeFailure
+{
+    /// <summary>The bytes are damaged or not an image of the format they claim.</summary>
+    Corrupt,
+
+    /// <summary>The data ends before the image does (and no mainstream decoder would show it).</summary>
+    Truncated,
+
+    /// <summary>The declared pixel count or the file size is over the limit (decompression bombs).</summary>
+    TooLarge,
+
+    /// <summary>Zero bytes.</summary>
+    Empty,
+
+    /// <summary>The file could not be read (permissions, I/O error, vanished).</summary>
+    Unreadable,
+
+    /// <summary>A recognised format that this toolkit does not decode (HEIC, camera raw, PSD, video, ...).</summary>
+    Unsupported,
+}
+
+/// <summary>A file that could not be decoded: names the file, the reason and its category.</summary>
 public sealed class ImageDecodeException : IOException
 {
     public ImageDecodeException()
@@ -65,11 +90,20 @@ public sealed class ImageDecodeException : IOException
     }
 
     public ImageDecodeException(string path, string reason, Exception? inner = null)
+        : this(path, reason, DecodeFailure.Corrupt, inner)
+    {
+    }
+
+    public ImageDecodeException(string path, string reason, DecodeFailure failure, Exception? inner = null)
         : base($"Cannot decode image '{path}': {reason}", inner)
     {
         Path = path;
         Reason = reason;
+        Failure = failure;
     }
+
+    /// <summary>The category of the failure (what a journal's status column says).</summary>
+    public DecodeFailure Failure { get; }
 
     /// <summary>The file (or the name given for in-memory data).</summary>
     public string Path { get; }

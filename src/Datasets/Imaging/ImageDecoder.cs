@@ -1,5 +1,4 @@
-using System.Runtime.InteropServices;
-using SkiaSharp;
+using SixLabors.ImageSharp;
 
 namespace VisionRwkv.Datasets.Imaging;
 
@@ -7,49 +6,71 @@ namespace VisionRwkv.Datasets.Imaging;
 public readonly record struct ImageHeader(string Format, int Width, int Height, int Orientation, int FrameCount);
 
 /// <summary>
-/// Decodes JPEG, PNG (8 and 16 bit, grey and colour), WebP, BMP and GIF (first frame) into [C,H,W] float buffers with
-/// SkiaSharp: 1 channel for greyscale sources, 3 otherwise, alpha flattened onto <see cref="DecodeOptions.Background"/>,
-/// EXIF orientation applied, large JPEGs decoded at a reduced DCT scale when the caller needs less. Every failure is an
-/// <see cref="ImageDecodeException"/> naming the file and the reason.
+/// Decodes image files into [C,H,W] float buffers: 1 channel for greyscale sources, 3 otherwise, alpha flattened onto
+/// <see cref="DecodeOptions.Background"/>, EXIF orientation applied, large JPEGs decoded at a reduced DCT scale when the
+/// caller needs less. The format is told from the bytes (<see cref="FileFormat"/>), then one codec decodes it:
+/// <list type="bullet">
+/// <item>JPEG (baseline, progressive, CMYK/YCCK, MPO's first picture): TurboJPEG when installed, else Skia (both
+/// libjpeg-turbo, as Pillow; warnings such as a premature end keep the image and are reported).</item>
+/// <item>PNG, WebP, GIF (first frame), BMP, ICO: Skia; non-interlaced 16-bit PNG: our exact decoder.</item>
+/// <item>TIFF and interlaced 16-bit PNG: ImageSharp (Skia has no TIFF decoder and reads 16-bit PNG as 8 bits).</item>
+/// </list>
+/// The choice per format follows the comparison with Pillow in the tests (tests/Datasets.Tests/PillowParityTests.cs).
+/// Every failure is an <see cref="ImageDecodeException"/> naming the file, the reason and its <see cref="DecodeFailure"/>.
 /// </summary>
 public static class ImageDecoder
 {
     /// <summary>File extensions folder sources pick up (lower case, with the dot).</summary>
     public static IReadOnlySet<string> Extensions { get; } =
-        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif" };
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff" };
 
-    public static ImageBuffer Decode(string path, DecodeOptions? options = null)
+    private static readonly Dictionary<string, string[]> ExtensionsOf = new()
     {
-        ArgumentNullException.ThrowIfNull(path);
-        return Decode(ReadFile(path), path, options);
-    }
+        ["JPEG"] = [".jpg", ".jpeg", ".jpe", ".jfif", ".jif", ".mpo"],
+        ["PNG"] = [".png"],
+        ["GIF"] = [".gif"],
+        ["WebP"] = [".webp"],
+        ["BMP"] = [".bmp", ".dib"],
+        ["TIFF"] = [".tif", ".tiff"],
+        ["ICO"] = [".ico", ".cur"],
+    };
+
+    public static ImageBuffer Decode(string path, DecodeOptions? options = null) => DecodeDetailed(path, options).Image;
 
     /// <summary>Decodes in-memory file bytes; <paramref name="name"/> is what errors call the data.</summary>
-    public static ImageBuffer Decode(byte[] data, string name, DecodeOptions? options = null)
+    public static ImageBuffer Decode(byte[] data, string name, DecodeOptions? options = null) => DecodeDetailed(data, name, options).Image;
+
+    /// <summary>Decodes a file and reports its format, stored size, orientation, codec and the decoder's warnings.</summary>
+    public static DecodedImage DecodeDetailed(string path, DecodeOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        options ??= DecodeOptions.Default;
+        return DecodeDetailed(ReadFile(path, options), path, options);
+    }
+
+    /// <summary>Decodes in-memory file bytes with the details of <see cref="DecodeDetailed(string, DecodeOptions?)"/>.</summary>
+    public static DecodedImage DecodeDetailed(byte[] data, string name, DecodeOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         options ??= DecodeOptions.Default;
-        if (data.Length == 0)
-            throw new ImageDecodeException(name, "the file is empty");
+        var format = Identify(data, name);
+        var decoded = CodecFor(format, data).Decode(data, name, format, options);
+        var warnings = decoded.Warnings;
+        var ext = Path.GetExtension(name);
+        if (ext.Length > 0 && ExtensionsOf.TryGetValue(format.Name, out var exts) && !exts.Contains(ext, StringComparer.OrdinalIgnoreCase))
+            warnings = [.. warnings, $"the file is {format.Name} but its extension is {ext}"];
+        var image = options.ApplyExifOrientation ? ExifOrientation.Apply(decoded.Image, decoded.Orientation) : decoded.Image;
+        return decoded with { Image = image, Warnings = warnings };
+    }
 
-        using var codec = CreateCodec(data, name, out var skData);
-        using (skData)
-        {
-            var info = codec.Info;
-            CheckSize(info.Width, info.Height, name, options);
-            var origin = options.ApplyExifOrientation ? (int)codec.EncodedOrigin : 1;
-
-            ImageBuffer img;
-            var size = ChooseScaledSize(codec, options.MinShorterSide);
-            if (codec.EncodedFormat == SKEncodedImageFormat.Png && Png16Decoder.Handles(data))
-                img = Png16Decoder.Decode(data, name, options);
-            else if (codec.EncodedFormat == SKEncodedImageFormat.Jpeg && options.UseTurboJpeg && TurboJpeg.IsAvailable
-                && TurboJpeg.ReadHeader(data) is { } header && header.Width == info.Width && header.Height == info.Height)
-                img = TurboJpeg.Decode(data, size.Width, size.Height, header.Gray, name);
-            else
-                img = DecodePixels(codec, size, name, options);
-            return ExifOrientation.Apply(img, origin);
-        }
+    /// <summary>Decodes with a named codec ("skia", "imagesharp"): for tests that compare codecs on one file.</summary>
+    internal static DecodedImage DecodeWith(string codec, byte[] data, string name, DecodeOptions? options = null)
+    {
+        options ??= DecodeOptions.Default;
+        var format = Identify(data, name);
+        IImageCodec c = codec == "imagesharp" ? ImageSharpCodec.Instance : SkiaCodec.Instance;
+        var decoded = c.Decode(data, name, format, options);
+        return options.ApplyExifOrientation ? decoded with { Image = ExifOrientation.Apply(decoded.Image, decoded.Orientation) } : decoded;
     }
 
     /// <summary>True when JPEGs are decoded by the system's TurboJPEG library (SIMD) rather than Skia's bundled decoder.</summary>
@@ -58,154 +79,69 @@ public static class ImageDecoder
     /// <summary>Format, size and orientation from the header alone.</summary>
     public static ImageHeader ReadHeader(string path)
     {
-        var data = ReadFile(path);
-        if (data.Length == 0)
-            throw new ImageDecodeException(path, "the file is empty");
-        using var codec = CreateCodec(data, path, out var skData);
-        using (skData)
-            return new ImageHeader(codec.EncodedFormat.ToString(), codec.Info.Width, codec.Info.Height, (int)codec.EncodedOrigin, codec.FrameCount);
-    }
-
-    /// <summary>
-    /// The decode size for a needed shorter side: the smallest of the codec's supported scales (k/8 for JPEG) whose shorter
-    /// side is still at least <paramref name="minShorterSide"/>; the full size when the codec cannot scale or 0 is asked.
-    /// </summary>
-    internal static SKSizeI ChooseScaledSize(SKCodec codec, int minShorterSide)
-    {
-        var full = codec.Info.Size;
-        if (minShorterSide <= 0 || codec.EncodedFormat != SKEncodedImageFormat.Jpeg)
-            return full;
-        // k/8 sizes rounded up, as both libjpeg(-turbo) and Skia's codec compute them, so either decoder can serve them.
-        for (var k = 1; k < 8; k++)
+        var data = ReadFile(path, DecodeOptions.Default);
+        var format = Identify(data, path);
+        if (CodecFor(format, data) is ImageSharpCodec)
         {
-            var (w, h) = TurboJpeg.ScaledSize(full.Width, full.Height, k);
-            var s = codec.GetScaledDimensions(k / 8f);
-            if (Math.Min(w, h) >= minShorterSide && s.Width == w && s.Height == h)
-                return s;
-        }
-        return full;
-    }
-
-    private static byte[] ReadFile(string path)
-    {
-        try
-        {
-            return File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new ImageDecodeException(path, $"cannot read the file ({e.Message})", e);
-        }
-    }
-
-    private static SKCodec CreateCodec(byte[] data, string name, out SKData skData)
-    {
-        skData = SKData.CreateCopy(data);
-        var codec = SKCodec.Create(skData);
-        if (codec is null)
-        {
-            skData.Dispose();
-            // Only on failure: ask again through a stream, the overload that reports why.
-            SKCodecResult result;
-            using (var stream = new MemoryStream(data, writable: false))
-            using (var retry = SKCodec.Create(stream, out result))
+            try
             {
+                var info = Image.Identify(data) ?? throw new ImageDecodeException(path, $"not a readable {format.Name} header");
+                var o = info.Metadata.ExifProfile?.GetValue(SixLabors.ImageSharp.Metadata.Profiles.Exif.ExifTag.Orientation)?.Value;
+                return new ImageHeader(format.Name, info.Width, info.Height, o is >= 1 and <= 8 ? o.Value : 1, 1);
             }
-            var reason = result switch
+            catch (Exception e) when (e is not ImageDecodeException and (ImageFormatException or NotSupportedException or InvalidDataException))
             {
-                SKCodecResult.IncompleteInput => "truncated file (the header is incomplete)",
-                SKCodecResult.Unimplemented => "not a supported image format",
-                _ => $"not a recognised image or a corrupt header ({result})",
-            };
-            throw new ImageDecodeException(name, reason);
+                throw new ImageDecodeException(path, $"corrupt header ({e.Message})", e);
+            }
         }
-        return codec;
+        return SkiaCodec.ReadHeader(data, path);
     }
 
-    private static void CheckSize(int width, int height, string name, DecodeOptions options)
+    /// <summary>The format of the data; throws (empty, unsupported, unknown) when no codec can take it.</summary>
+    private static FileFormat Identify(byte[] data, string name)
+    {
+        if (data.Length == 0)
+            throw new ImageDecodeException(name, "the file is empty", DecodeFailure.Empty);
+        var format = FileFormat.Detect(data.AsSpan(0, Math.Min(data.Length, FileFormat.HeadLength)), name);
+        if (format.IsUnknown)
+            throw new ImageDecodeException(name, "not a recognised image (unknown file signature)", DecodeFailure.Corrupt);
+        if (!format.Decodable)
+            throw new ImageDecodeException(name, $"{format.Name} is not a supported format", DecodeFailure.Unsupported);
+        return format;
+    }
+
+    private static IImageCodec CodecFor(FileFormat format, byte[] data) => format.Name switch
+    {
+        "TIFF" => ImageSharpCodec.Instance,
+        // 16-bit PNG with Adam7 interlacing: Skia would give 8 bits, Png16Decoder reads non-interlaced files only.
+        "PNG" when IsInterlaced16BitPng(data) => ImageSharpCodec.Instance,
+        _ => SkiaCodec.Instance,
+    };
+
+    private static bool IsInterlaced16BitPng(byte[] data) =>
+        data.Length >= 29 && data.AsSpan(12, 4).SequenceEqual("IHDR"u8) && data[24] == 16 && data[28] == 1;
+
+    /// <summary>Refuses a declared size that is invalid or over <see cref="DecodeOptions.MaxPixels"/> (before any pixel memory exists).</summary>
+    internal static void CheckSize(int width, int height, string name, DecodeOptions options)
     {
         if (width <= 0 || height <= 0)
-            throw new ImageDecodeException(name, $"invalid declared size {width}x{height}");
+            throw new ImageDecodeException(name, $"invalid declared size {width}x{height}", DecodeFailure.Corrupt);
         if ((long)width * height > options.MaxPixels)
-            throw new ImageDecodeException(name, $"declared size {width}x{height} exceeds the limit of {options.MaxPixels} pixels");
+            throw new ImageDecodeException(name, $"declared size {width}x{height} exceeds the limit of {options.MaxPixels} pixels", DecodeFailure.TooLarge);
     }
 
-    private static ImageBuffer DecodePixels(SKCodec codec, SKSizeI size, string name, DecodeOptions options)
+    private static byte[] ReadFile(string path, DecodeOptions options)
     {
-        var gray = codec.Info.ColorType == SKColorType.Gray8;
-        var opaque = codec.Info.AlphaType == SKAlphaType.Opaque;
-        var info = new SKImageInfo(size.Width, size.Height, gray ? SKColorType.Gray8 : SKColorType.Rgba8888,
-            gray || opaque ? SKAlphaType.Opaque : SKAlphaType.Unpremul);
-        var pixels = new byte[info.BytesSize];
-        var handle = GCHandle.Alloc(pixels, GCHandleType.Pinned);
-        SKCodecResult result;
         try
         {
-            result = codec.GetPixels(info, handle.AddrOfPinnedObject());
+            var length = new FileInfo(path).Length;
+            if (length > options.MaxFileBytes)
+                throw new ImageDecodeException(path, $"the file has {length} bytes, over the limit of {options.MaxFileBytes}", DecodeFailure.TooLarge);
+            return File.ReadAllBytes(path);
         }
-        finally
+        catch (Exception e) when (e is IOException and not ImageDecodeException or UnauthorizedAccessException)
         {
-            handle.Free();
+            throw new ImageDecodeException(path, $"cannot read the file ({e.Message})", DecodeFailure.Unreadable, e);
         }
-        if (result != SKCodecResult.Success)
-        {
-            var reason = result switch
-            {
-                SKCodecResult.IncompleteInput => "truncated file (the image data ends early)",
-                SKCodecResult.ErrorInInput => "corrupt image data",
-                SKCodecResult.InvalidScale => $"cannot decode at {size.Width}x{size.Height}",
-                _ => $"decoding failed ({result})",
-            };
-            throw new ImageDecodeException(name, reason);
-        }
-        return gray ? FromGray(pixels, info) : FromRgba(pixels, info, opaque, options.Background);
-    }
-
-    private static ImageBuffer FromGray(byte[] pixels, SKImageInfo info)
-    {
-        var img = new ImageBuffer(1, info.Height, info.Width);
-        const float inv = 1f / 255f;
-        for (var y = 0; y < info.Height; y++)
-        {
-            var row = pixels.AsSpan(y * info.RowBytes, info.Width);
-            var d = img.Data.AsSpan(y * info.Width, info.Width);
-            for (var x = 0; x < row.Length; x++)
-                d[x] = row[x] * inv;
-        }
-        return img;
-    }
-
-    private static ImageBuffer FromRgba(byte[] pixels, SKImageInfo info, bool opaque, Rgb bg)
-    {
-        int h = info.Height, w = info.Width, plane = h * w;
-        var img = new ImageBuffer(3, h, w);
-        var d = img.Data;
-        const float inv = 1f / 255f;
-        for (var y = 0; y < h; y++)
-        {
-            var row = pixels.AsSpan(y * info.RowBytes, w * 4);
-            var o = y * w;
-            if (opaque)
-            {
-                for (var x = 0; x < w; x++)
-                {
-                    d[o + x] = row[4 * x] * inv;
-                    d[plane + o + x] = row[4 * x + 1] * inv;
-                    d[2 * plane + o + x] = row[4 * x + 2] * inv;
-                }
-            }
-            else
-            {
-                for (var x = 0; x < w; x++)
-                {
-                    var a = row[4 * x + 3] * inv;
-                    var b = 1 - a;
-                    d[o + x] = row[4 * x] * inv * a + bg.R * b;
-                    d[plane + o + x] = row[4 * x + 1] * inv * a + bg.G * b;
-                    d[2 * plane + o + x] = row[4 * x + 2] * inv * a + bg.B * b;
-                }
-            }
-        }
-        return img;
     }
 }

@@ -31,7 +31,7 @@ internal static class Png16Decoder
         if (width <= 0 || height <= 0)
             throw new ImageDecodeException(name, $"invalid PNG size {width}x{height}");
         if ((long)width * height > options.MaxPixels)
-            throw new ImageDecodeException(name, $"declared size {width}x{height} exceeds the limit of {options.MaxPixels} pixels");
+            throw new ImageDecodeException(name, $"declared size {width}x{height} exceeds the limit of {options.MaxPixels} pixels", DecodeFailure.TooLarge);
 
         var idat = new MemoryStream();
         var pos = 8;
@@ -41,7 +41,7 @@ internal static class Png16Decoder
             var length = BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(pos));
             var type = data.AsSpan(pos + 4, 4);
             if (length > int.MaxValue || pos + 12 + (long)length > data.Length)
-                throw new ImageDecodeException(name, "truncated file (a PNG chunk runs past the end)");
+                throw new ImageDecodeException(name, "truncated file (a PNG chunk runs past the end)", DecodeFailure.Truncated);
             if (type.SequenceEqual("IDAT"u8))
                 idat.Write(data, pos + 8, (int)length);
             else if (type.SequenceEqual("IEND"u8))
@@ -52,7 +52,7 @@ internal static class Png16Decoder
             pos += 12 + (int)length;
         }
         if (!sawEnd)
-            throw new ImageDecodeException(name, "truncated file (no IEND chunk)");
+            throw new ImageDecodeException(name, "truncated file (no IEND chunk)", DecodeFailure.Truncated);
 
         var bpp = samples * 2;
         var stride = checked(width * bpp);
@@ -65,7 +65,8 @@ internal static class Png16Decoder
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException)
         {
-            throw new ImageDecodeException(name, $"corrupt or truncated PNG image data ({e.Message})", e);
+            throw new ImageDecodeException(name, $"corrupt or truncated PNG image data ({e.Message})",
+                e is EndOfStreamException ? DecodeFailure.Truncated : DecodeFailure.Corrupt, e);
         }
 
         var prev = new byte[stride];

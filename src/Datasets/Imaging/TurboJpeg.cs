@@ -6,6 +6,7 @@ namespace VisionRwkv.Datasets.Imaging;
 /// JPEG decoding through the system's TurboJPEG library (Debian/Ubuntu <c>libturbojpeg0</c>), when present. SkiaSharp's
 /// bundled JPEG decoder runs without libjpeg-turbo's SIMD paths here and is several times slower on large photos; this
 /// path decodes the same DCT-scaled sizes with SIMD. Absent library, CMYK files or any error in setup fall back to Skia.
+/// libjpeg-turbo 2.0 or newer is needed (tjGetErrorCode tells warnings from fatal errors).
 /// A test compares the two decoders' pixels.
 /// </summary>
 internal static unsafe class TurboJpeg
@@ -45,8 +46,13 @@ internal static unsafe class TurboJpeg
         }
     }
 
-    /// <summary>Decodes at <paramref name="width"/> × <paramref name="height"/> (a size from <see cref="ScaledSize"/>).</summary>
-    public static ImageBuffer Decode(byte[] data, int width, int height, bool gray, string name)
+    /// <summary>
+    /// Decodes at <paramref name="width"/> × <paramref name="height"/> (a size from <see cref="ScaledSize"/>). A warning
+    /// (premature end of data, extraneous bytes, a corrupt Huffman code) does not stop libjpeg-turbo's default mode, which
+    /// fills what is missing and finishes, as djpeg and Pillow do: such a file is decoded and the warning returned in
+    /// <paramref name="warning"/>. Only fatal errors throw.
+    /// </summary>
+    public static ImageBuffer Decode(byte[] data, int width, int height, bool gray, string name, out string? warning)
     {
         var api = Functions!;
         var channels = gray ? 1 : 3;
@@ -54,6 +60,7 @@ internal static unsafe class TurboJpeg
         var handle = api.Init();
         if (handle == IntPtr.Zero)
             throw new ImageDecodeException(name, "TurboJPEG could not start a decoder");
+        warning = null;
         try
         {
             int rc;
@@ -65,12 +72,16 @@ internal static unsafe class TurboJpeg
             }
             if (rc != 0)
             {
-                // Warnings (such as a premature end of data) also return -1: the pixels are incomplete, so it is an error.
                 var message = Marshal.PtrToStringAnsi(api.ErrorString(handle)) ?? "unknown error";
-                var reason = message.Contains("Premature end", StringComparison.OrdinalIgnoreCase)
-                    ? $"truncated file (the image data ends early: {message})"
-                    : $"corrupt image data ({message})";
-                throw new ImageDecodeException(name, reason);
+                // tjGetErrorCode: 0 = TJERR_WARNING (the image was decoded), 1 = TJERR_FATAL.
+                if (api.ErrorCode(handle) == 0)
+                    warning = message;
+                else
+                {
+                    var truncated = message.Contains("Premature end", StringComparison.OrdinalIgnoreCase);
+                    throw new ImageDecodeException(name, truncated ? $"truncated file ({message})" : $"corrupt image data ({message})",
+                        truncated ? DecodeFailure.Truncated : DecodeFailure.Corrupt);
+                }
             }
         }
         finally
@@ -97,14 +108,16 @@ internal static unsafe class TurboJpeg
                 && NativeLibrary.TryGetExport(lib, "tjDecompressHeader3", out var header)
                 && NativeLibrary.TryGetExport(lib, "tjDecompress2", out var decompress)
                 && NativeLibrary.TryGetExport(lib, "tjDestroy", out var destroy)
-                && NativeLibrary.TryGetExport(lib, "tjGetErrorStr2", out var error))
+                && NativeLibrary.TryGetExport(lib, "tjGetErrorStr2", out var error)
+                && NativeLibrary.TryGetExport(lib, "tjGetErrorCode", out var code))
             {
                 return new Api(
                     (delegate* unmanaged<IntPtr>)init,
                     (delegate* unmanaged<IntPtr, byte*, CULong, int*, int*, int*, int*, int>)header,
                     (delegate* unmanaged<IntPtr, byte*, CULong, byte*, int, int, int, int, int, int>)decompress,
                     (delegate* unmanaged<IntPtr, int>)destroy,
-                    (delegate* unmanaged<IntPtr, IntPtr>)error);
+                    (delegate* unmanaged<IntPtr, IntPtr>)error,
+                    (delegate* unmanaged<IntPtr, int>)code);
             }
         }
         return null;
@@ -115,7 +128,8 @@ internal static unsafe class TurboJpeg
         delegate* unmanaged<IntPtr, byte*, CULong, int*, int*, int*, int*, int> header,
         delegate* unmanaged<IntPtr, byte*, CULong, byte*, int, int, int, int, int, int> decompress,
         delegate* unmanaged<IntPtr, int> destroy,
-        delegate* unmanaged<IntPtr, IntPtr> error)
+        delegate* unmanaged<IntPtr, IntPtr> error,
+        delegate* unmanaged<IntPtr, int> code)
     {
         public IntPtr Init() => init();
 
@@ -127,5 +141,7 @@ internal static unsafe class TurboJpeg
         public int Destroy(IntPtr h) => destroy(h);
 
         public IntPtr ErrorString(IntPtr h) => error(h);
+
+        public int ErrorCode(IntPtr h) => code(h);
     }
 }

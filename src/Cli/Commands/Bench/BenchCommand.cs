@@ -19,5 +19,6 @@ internal static class BenchCommand
         yield return BenchWkvCommand.Create(kernels);
         yield return BenchDataCommand.Create();
         yield return BenchModelCommand.Create(kernels);
+        yield return BenchLabelCommand.Create();
     }
 }
