@@ -83,9 +83,9 @@ public sealed class LabelModelTests : IDisposable
         Assert.Equal(DirectTop1(model, photos, expectedNames), rows.Select(r => r.Labels[0].Label));
         Assert.Equal($"vrwkv_mini_32@{ClassifierLabeler.FileDigest(pth)}", rows[0].ModelId);
 
-        // A checkpoint of another shape is refused with the converter's report, not run with half its weights.
+        // A checkpoint of another shape is refused with the weight loader's report, not run with half its weights.
         (code, output) = CliRunner.Run(["label", pth, photos, "--classes", classes, "--arch", "vrwkv_mini_28", "--out", Path.Combine(root, "out2")]);
         Assert.Equal(1, code);
-        Assert.Contains("does not match", output);
+        Assert.Contains("the weights do not match the model", output);
     }
 }
