@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using SkiaSharp;
+using VisionRwkv.Datasets.Imaging.Dicom;
 
 namespace VisionRwkv.Datasets.Imaging;
 
@@ -9,14 +10,15 @@ public readonly record struct ImageHeader(string Format, int Width, int Height, 
 /// <summary>
 /// Decodes JPEG, PNG (8 and 16 bit, grey and colour), WebP, BMP and GIF (first frame) into [C,H,W] float buffers with
 /// SkiaSharp: 1 channel for greyscale sources, 3 otherwise, alpha flattened onto <see cref="DecodeOptions.Background"/>,
-/// EXIF orientation applied, large JPEGs decoded at a reduced DCT scale when the caller needs less. Every failure is an
+/// EXIF orientation applied, large JPEGs decoded at a reduced DCT scale when the caller needs less. DICOM files ("DICM" at
+/// offset 128, or a .dcm/.dicom extension) go to <see cref="DicomImage"/>. Every failure is an
 /// <see cref="ImageDecodeException"/> naming the file and the reason.
 /// </summary>
 public static class ImageDecoder
 {
     /// <summary>File extensions folder sources pick up (lower case, with the dot).</summary>
     public static IReadOnlySet<string> Extensions { get; } =
-        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif" };
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".dcm", ".dicom" };
 
     public static ImageBuffer Decode(string path, DecodeOptions? options = null)
     {
@@ -31,6 +33,8 @@ public static class ImageDecoder
         options ??= DecodeOptions.Default;
         if (data.Length == 0)
             throw new ImageDecodeException(name, "the file is empty");
+        if (DicomFile.LooksLikeDicom(data, name))
+            return DicomImage.Decode(data, name, options);
 
         using var codec = CreateCodec(data, name, out var skData);
         using (skData)
@@ -61,6 +65,18 @@ public static class ImageDecoder
         var data = ReadFile(path);
         if (data.Length == 0)
             throw new ImageDecodeException(path, "the file is empty");
+        if (DicomFile.LooksLikeDicom(data, path))
+        {
+            try
+            {
+                var info = DicomFile.Parse(data, path).Info;
+                return new ImageHeader("DICOM", info.Columns, info.Rows, 1, info.Frames);
+            }
+            catch (DicomException e)
+            {
+                throw new ImageDecodeException(path, e.ReasonWithOffset, e);
+            }
+        }
         using var codec = CreateCodec(data, path, out var skData);
         using (skData)
             return new ImageHeader(codec.EncodedFormat.ToString(), codec.Info.Width, codec.Info.Height, (int)codec.EncodedOrigin, codec.FrameCount);
