@@ -43,6 +43,35 @@ public sealed class JpegPathTests(PydicomReference reference, ITestOutputHelper 
         Assert.True(frames >= 10, $"only {frames} frames compared");
     }
 
+    [SkippableFact]
+    public void Damaged_reference_files_of_every_codec_give_named_errors()
+    {
+        // Truncations and byte flips of real compressed streams (JPEG lossless and 12-bit, JPEG-LS, JPEG 2000, RLE), the
+        // native decoders included.
+        Skip.If(reference.SkipReason is not null, reference.SkipReason);
+        var rng = new Random(DicomFuzzTests.FuzzSeed);
+        var cases = 0;
+        var errors = 0;
+        foreach (var e in reference.Entries.Where(e => e.Category == "decoded" && new FileInfo(e.Path).Length < 400_000))
+        {
+            var data = File.ReadAllBytes(e.Path);
+            var parsed = DicomFile.Parse(data, e.Path);
+            if (parsed.TransferSyntax.Deflated)
+                continue; // offsets are in the inflated stream
+            var px = parsed.Dataset.Get(DicomTags.PixelData)!;
+            for (var k = 0; k < 48; k++)
+            {
+                var mutant = k < 16 ? data[..(px.Offset + (int)((long)px.Length * k / 16))] : (byte[])data.Clone();
+                for (var j = 0; k >= 16 && j < 1 + k % 5; j++)
+                    mutant[px.Offset + rng.Next(Math.Max(1, px.Length))] ^= (byte)(1 + rng.Next(255));
+                if (DicomFuzzTests.Exercise(mutant, $"{e.Name}-{k}") == "error")
+                    errors++;
+                cases++;
+            }
+        }
+        output.WriteLine($"damaged reference files: {cases} cases, {errors} named errors, {cases - errors} still decode");
+    }
+
     [SkippableTheory]
     [InlineData(1, 1, false)]
     [InlineData(7, 5, false)]

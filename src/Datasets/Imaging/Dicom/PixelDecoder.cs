@@ -32,21 +32,25 @@ internal static class PixelDecoder
         var bytes = (long)count * f.Rows * f.Columns * f.Samples * PixelArray.ElementSizeOf(f.Type);
         if (bytes > Array.MaxLength)
             throw Error(file, $"{count} frames of {f.Rows}x{f.Columns}x{f.Samples} need {bytes} bytes, more than one array holds; decode one frame at a time");
-        var result = new PixelArray(f.Type, count, f.Rows, f.Columns, f.Samples, multi && frame is null);
+        // The output is allocated only once the data is known to fill it: native data after its length check, compressed
+        // data after the first frame decodes (its codec has checked the declared size), so a header alone cannot make us
+        // allocate a large array.
+        PixelArray NewResult() => new(f.Type, count, f.Rows, f.Columns, f.Samples, multi && frame is null);
+        PixelArray? result = null;
 
         switch (ts.Encoding)
         {
             case PixelEncoding.Native:
                 if (px.Fragments is not null)
                     throw Error(file, $"the pixel data is encapsulated but the transfer syntax {ts.Uid} ({ts.Name}) is not compressed", px.Position);
-                DecodeNative(file, px, f, first, count, result);
+                result = DecodeNative(file, px, f, first, count, NewResult);
                 break;
             case PixelEncoding.Unsupported:
                 throw Error(file, $"unsupported transfer syntax {ts.Uid} ({ts.Name})");
             default:
                 if (px.Fragments is null)
                     throw Error(file, $"the transfer syntax {ts.Uid} ({ts.Name}) is compressed but the pixel data is not encapsulated", px.Position);
-                DecodeEncapsulated(file, px, f, first, count, result, options);
+                result = DecodeEncapsulated(file, px, f, first, count, NewResult, options);
                 break;
         }
         return result;
@@ -66,9 +70,11 @@ internal static class PixelDecoder
         var missing = required.Where(r => ds.Get(r.Tag) is not { Length: > 0 }).Select(r => $"{r.Name} {r.Tag}").ToList();
         if (missing.Count > 0)
             throw Error(file, $"the pixel data cannot be decoded: missing {string.Join(", ", missing)}");
-        long rows = ds.GetInt(DicomTags.Rows)!.Value, cols = ds.GetInt(DicomTags.Columns)!.Value;
-        long samples = ds.GetInt(DicomTags.SamplesPerPixel)!.Value, ba = ds.GetInt(DicomTags.BitsAllocated)!.Value;
-        long bs = ds.GetInt(DicomTags.BitsStored)!.Value, pr = ds.GetInt(DicomTags.PixelRepresentation)!.Value;
+        long Required(DicomTag tag, string name) =>
+            ds.GetInt(tag) ?? throw Error(file, $"{name} {tag} has no value", ds.Get(tag)?.Position);
+        long rows = Required(DicomTags.Rows, "Rows"), cols = Required(DicomTags.Columns, "Columns");
+        long samples = Required(DicomTags.SamplesPerPixel, "Samples per Pixel"), ba = Required(DicomTags.BitsAllocated, "Bits Allocated");
+        long bs = Required(DicomTags.BitsStored, "Bits Stored"), pr = Required(DicomTags.PixelRepresentation, "Pixel Representation");
         var photometric = ds.GetString(DicomTags.PhotometricInterpretation) ?? string.Empty;
         if (rows <= 0 || cols <= 0)
             throw Error(file, $"invalid image size {rows} rows x {cols} columns");
@@ -114,7 +120,7 @@ internal static class PixelDecoder
         return new Format((int)rows, (int)cols, (int)samples, (int)ba, (int)bs, (int)pr, photometric, planar, (int)frames, type);
     }
 
-    private static void DecodeNative(DicomFile file, DicomElement px, Format f, int first, int count, PixelArray result)
+    private static PixelArray DecodeNative(DicomFile file, DicomElement px, Format f, int first, int count, Func<PixelArray> allocate)
     {
         var pixels = (long)f.Rows * f.Columns * f.Samples * f.Frames;
         var expected = f.BitsAllocated == 1 ? (pixels + 7) / 8 : pixels * (f.BitsAllocated / 8);
@@ -132,6 +138,7 @@ internal static class PixelDecoder
         var src = px.Value;
         var little = file.Dataset.LittleEndian;
         var frameSamples = (long)f.Rows * f.Columns * f.Samples;
+        var result = allocate();
         if (f.BitsAllocated == 1)
         {
             // Bits are packed little-end first; frames follow each other without byte alignment.
@@ -144,7 +151,7 @@ internal static class PixelDecoder
                     result.Data[k * frameSamples + i] = (byte)((src[(int)(bit >> 3)] >> (int)(bit & 7)) & 1);
                 }
             }
-            return;
+            return result;
         }
         var size = f.BitsAllocated / 8;
         var frameBytesIn = ybr422 ? frameSamples * size / 3 * 2 : frameSamples * size;
@@ -176,6 +183,7 @@ internal static class PixelDecoder
                 SwapBytes(frameBuffer, size);
             WriteFrame(frameBuffer, size, f, f.Planar == 1, result.Data.AsSpan((int)(k * frameSamples * size), (int)(frameSamples * size)));
         }
+        return result;
     }
 
     private static void SwapBytes(byte[] buffer, int size)
@@ -200,7 +208,7 @@ internal static class PixelDecoder
         }
     }
 
-    private static void DecodeEncapsulated(DicomFile file, DicomElement px, Format f, int first, int count, PixelArray result, DicomOptions options)
+    private static PixelArray DecodeEncapsulated(DicomFile file, DicomElement px, Format f, int first, int count, Func<PixelArray> allocate, DicomOptions options)
     {
         var ts = file.TransferSyntax;
         if (f.BitsAllocated == 1)
@@ -209,6 +217,7 @@ internal static class PixelDecoder
         var size = f.BitsAllocated / 8;
         var frameSamples = (long)f.Rows * f.Columns * f.Samples;
         (int Precision, bool Signed)? j2k = null;
+        PixelArray? result = null;
         for (var k = 0; k < count; k++)
         {
             var index = first + k;
@@ -218,14 +227,16 @@ internal static class PixelDecoder
                 if (ts.Encoding == PixelEncoding.Rle)
                 {
                     var planar = RleCodec.DecodeFrame(bytes, f.Rows, f.Columns, f.Samples, f.BitsAllocated);
+                    result ??= allocate();
                     WriteFrame(planar, size, f, planar: true, result.Data.AsSpan((int)(k * frameSamples * size), (int)(frameSamples * size)));
                     continue;
                 }
+                var dims = (f.Columns, f.Rows);
                 var decoded = ts.Encoding switch
                 {
-                    PixelEncoding.JpegDct or PixelEncoding.JpegLossless => DecodeJpeg(bytes, options.MaxPixels),
-                    PixelEncoding.JpegLs => CharLs.Decode(bytes, options.MaxPixels),
-                    PixelEncoding.Jpeg2000 => OpenJpeg.Decode(bytes, options.MaxPixels),
+                    PixelEncoding.JpegDct or PixelEncoding.JpegLossless => DecodeJpeg(bytes, options.MaxPixels, dims),
+                    PixelEncoding.JpegLs => CharLs.Decode(bytes, options.MaxPixels, dims),
+                    PixelEncoding.Jpeg2000 => OpenJpeg.Decode(bytes, options.MaxPixels, dims),
                     _ => throw new CodecException($"unsupported transfer syntax {ts.Uid} ({ts.Name})"),
                 };
                 if (decoded.Width != f.Columns || decoded.Height != f.Rows)
@@ -237,6 +248,7 @@ internal static class PixelDecoder
                 var samples = decoded.Samples;
                 if (ts.Encoding == PixelEncoding.Jpeg2000 && f.PixelRepresentation == 1)
                     SignCorrectJ2k(samples, j2k, f);
+                result ??= allocate();
                 var offset = k * frameSamples;
                 for (long i = 0; i < frameSamples; i++)
                     result[offset + i] = samples[i];
@@ -247,6 +259,7 @@ internal static class PixelDecoder
                 throw Error(file, $"{where}{e.Message} ({ts.Name})", px.Position);
             }
         }
+        return result!;
     }
 
     /// <summary>
@@ -264,17 +277,14 @@ internal static class PixelDecoder
             samples[i] = (samples[i] << shift) >> shift;
     }
 
-    private static DecodedFrame DecodeJpeg(byte[] jpeg, long maxPixels)
+    private static DecodedFrame DecodeJpeg(byte[] jpeg, long maxPixels, (int Width, int Height) size)
     {
         var marker = JpegDecoder.FindFrameMarker(jpeg);
-        // 8-bit sequential JPEG goes to libjpeg-turbo; 12-bit and lossless JPEG, which it cannot decode, to our decoder.
-        if (marker is 0xC0 or 0xC1 && jpeg.Length > 0 && TurboJpegPlanes.TryDecode(jpeg) is { } fast)
-        {
-            if ((long)fast.Width * fast.Height > maxPixels)
-                throw new CodecException($"the JPEG frame declares {fast.Width}x{fast.Height}, over the limit of {maxPixels} pixels");
+        // 8-bit sequential JPEG goes to libjpeg-turbo; 12-bit and lossless JPEG, which it cannot decode, to our decoder,
+        // which also has the last word on anything TurboJPEG refuses (and names the problem).
+        if (marker is 0xC0 or 0xC1 && TurboJpegPlanes.TryDecode(jpeg, size) is { } fast)
             return fast;
-        }
-        return JpegDecoder.Decode(jpeg, maxPixels);
+        return JpegDecoder.Decode(jpeg, maxPixels, size);
     }
 
     private static byte[] Join(DicomElement px, IReadOnlyList<DicomFragment> fragments)

@@ -25,7 +25,8 @@ internal static unsafe class CharLs
         public int ComponentCount;
     }
 
-    public static DecodedFrame Decode(byte[] data, long maxPixels)
+    /// <summary>Decodes one frame; a header declaring another size than <paramref name="expected"/> is refused before decoding.</summary>
+    public static DecodedFrame Decode(byte[] data, long maxPixels, (int Width, int Height)? expected = null)
     {
         var api = Functions ?? throw new CodecException("JPEG-LS needs CharLS (libcharls), which is not installed (Debian: apt-get install libcharls2)");
         var decoder = api.Create();
@@ -43,16 +44,18 @@ internal static unsafe class CharLs
                 Check(api, api.GetInterleaveMode(decoder, &interleave), "cannot read the JPEG-LS interleave mode");
                 if (info.Width == 0 || info.Height == 0 || (long)info.Width * info.Height > maxPixels)
                     throw new CodecException($"the JPEG-LS frame declares {info.Width}x{info.Height}, outside 1 to {maxPixels} pixels");
+                if (expected is { } e && (e.Width != info.Width || e.Height != info.Height))
+                    throw new CodecException($"the compressed frame is {info.Width}x{info.Height} but Columns x Rows say {e.Width}x{e.Height}");
                 if (info.ComponentCount is < 1 or > 4 || info.BitsPerSample is < 2 or > 16)
                     throw new CodecException($"the JPEG-LS frame declares {info.ComponentCount} components of {info.BitsPerSample} bits");
                 nuint size;
                 Check(api, api.GetDestinationSize(decoder, 0, &size), "cannot size the JPEG-LS output");
                 int w = (int)info.Width, h = (int)info.Height, n = info.ComponentCount;
                 var bytesPer = info.BitsPerSample > 8 ? 2 : 1;
-                var expected = (long)w * h * n * bytesPer;
-                if ((long)size != expected)
-                    throw new CodecException($"CharLS reports {size} output bytes for a {w}x{h}x{n} frame, expected {expected}");
-                var raw = new byte[expected];
+                var outputBytes = (long)w * h * n * bytesPer;
+                if ((long)size != outputBytes)
+                    throw new CodecException($"CharLS reports {size} output bytes for a {w}x{h}x{n} frame, expected {outputBytes}");
+                var raw = new byte[outputBytes];
                 fixed (byte* dst = raw)
                     Check(api, api.DecodeToBuffer(decoder, dst, size, 0), "the JPEG-LS data cannot be decoded");
 

@@ -70,7 +70,8 @@ internal static unsafe class OpenJpeg
         return (ssiz & 0x80) != 0 ? ((ssiz & 0x7F) + 1, true) : (ssiz + 1, false);
     }
 
-    public static DecodedFrame Decode(byte[] data, long maxPixels)
+    /// <summary>Decodes one frame; a header declaring another size than <paramref name="expected"/> is refused before decoding.</summary>
+    public static DecodedFrame Decode(byte[] data, long maxPixels, (int Width, int Height)? expected = null)
     {
         var api = Functions ?? throw new CodecException("JPEG 2000 needs OpenJPEG (libopenjp2), which is not installed (Debian: apt-get install libopenjp2-7)");
         if (data.Length < 12)
@@ -112,6 +113,8 @@ internal static unsafe class OpenJpeg
                 var height = (long)image->Y1 - image->Y0;
                 if (width <= 0 || height <= 0 || width * height > maxPixels)
                     throw new CodecException($"the JPEG 2000 image declares {width}x{height}, outside 1 to {maxPixels} pixels");
+                if (expected is { } e && (e.Width != width || e.Height != height))
+                    throw new CodecException($"the compressed frame is {width}x{height} but Columns x Rows say {e.Width}x{e.Height}");
                 if (image->NumComps is 0 or > 4)
                     throw new CodecException($"the JPEG 2000 image has {image->NumComps} components");
                 if (api.Decode(codec, stream, image) == 0)

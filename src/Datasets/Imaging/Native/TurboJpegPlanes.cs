@@ -29,7 +29,8 @@ internal static unsafe class TurboJpegPlanes
         _ => null,
     };
 
-    public static DecodedFrame? TryDecode(byte[] jpeg)
+    /// <summary>Decodes, or returns null; a frame whose size is not <paramref name="expected"/> is left to our decoder to refuse.</summary>
+    public static DecodedFrame? TryDecode(byte[] jpeg, (int Width, int Height)? expected = null)
     {
         var api = Functions;
         if (api is null)
@@ -45,7 +46,7 @@ internal static unsafe class TurboJpegPlanes
                 if (api.Header(handle, p, new CULong((nuint)jpeg.Length), &w, &h, &subsamp, &colorspace) != 0)
                     return null;
             }
-            if (Expansion(subsamp) is not { } expand || w <= 0 || h <= 0)
+            if (Expansion(subsamp) is not { } expand || w <= 0 || h <= 0 || expected is { } e && (e.Width != w || e.Height != h))
                 return null;
             var n = subsamp == SampGray ? 1 : 3;
             var planes = new byte[n][];

@@ -22,6 +22,7 @@ internal sealed class JpegDecoder
 
     private readonly byte[] data;
     private readonly long maxPixels;
+    private readonly (int Width, int Height)? expected;
     private readonly HuffmanTable?[] dcTables = new HuffmanTable?[4];
     private readonly HuffmanTable?[] acTables = new HuffmanTable?[4];
     private readonly int[]?[] quantTables = new int[]?[4];
@@ -29,10 +30,11 @@ internal sealed class JpegDecoder
     private int restartInterval;
     private Frame? frame;
 
-    private JpegDecoder(byte[] data, long maxPixels)
+    private JpegDecoder(byte[] data, long maxPixels, (int Width, int Height)? expected)
     {
         this.data = data;
         this.maxPixels = maxPixels;
+        this.expected = expected;
     }
 
     /// <summary>The SOF marker of a JPEG stream (0xC0..0xCF), or -1 when none is found before the first scan.</summary>
@@ -58,8 +60,12 @@ internal sealed class JpegDecoder
         return -1;
     }
 
-    /// <summary>Decodes one JPEG stream (SOI to EOI).</summary>
-    public static DecodedFrame Decode(byte[] jpeg, long maxPixels) => new JpegDecoder(jpeg, maxPixels).Run();
+    /// <summary>
+    /// Decodes one JPEG stream (SOI to EOI). With <paramref name="expected"/> (the DICOM Columns and Rows) a frame header
+    /// of another size is refused before any sample memory is allocated.
+    /// </summary>
+    public static DecodedFrame Decode(byte[] jpeg, long maxPixels, (int Width, int Height)? expected = null) =>
+        new JpegDecoder(jpeg, maxPixels, expected).Run();
 
     private DecodedFrame Run()
     {
@@ -156,6 +162,8 @@ internal sealed class JpegDecoder
             throw new CodecException($"the JPEG frame declares {precision}-bit samples, not valid for {(lossless ? "lossless" : "DCT")} JPEG");
         if ((long)width * height > maxPixels)
             throw new CodecException($"the JPEG frame declares {width}x{height}, over the limit of {maxPixels} pixels");
+        if (expected is { } e && (e.Width != width || e.Height != height))
+            throw new CodecException($"the compressed frame is {width}x{height} but Columns x Rows say {e.Width}x{e.Height}");
         if (s.Length < 6 + 3 * n)
             throw new CodecException("the JPEG frame header is too short for its components");
         var comps = new Component[n];
@@ -673,6 +681,8 @@ internal sealed class HuffmanTable
         {
             valueOffset[len] = k - code;
             var n = counts[len - 1];
+            if (code + n > 1 << len)
+                throw new CodecException("a JPEG Huffman table has more codes than its code lengths allow");
             if (n > 0)
             {
                 if (len <= LookupBits)
@@ -697,8 +707,6 @@ internal sealed class HuffmanTable
             {
                 maxCode[len] = -1;
             }
-            if (code > 1 << len)
-                throw new CodecException("a JPEG Huffman table has more codes than its code lengths allow");
             code <<= 1;
         }
         maxCode[17] = int.MaxValue;

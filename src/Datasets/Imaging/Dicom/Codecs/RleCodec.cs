@@ -35,6 +35,12 @@ internal static class RleCodec
         }
 
         var plane = rows * columns;
+        // PackBits expands 2 bytes to at most 128: a segment too short to fill a plane is refused before allocating.
+        for (var i = 0; i < nSegments; i++)
+        {
+            if ((offsets[i + 1] - offsets[i]) * 64 < plane)
+                throw new CodecException($"RLE segment {i} holds {offsets[i + 1] - offsets[i]} bytes, too few for {plane} samples");
+        }
         var output = new byte[checked((long)plane * samples * bytesPer)];
         var segment = new byte[plane];
         for (var s = 0; s < samples; s++)
