@@ -218,4 +218,15 @@ public sealed class DicomParserTests
         var latin1 = new DicomWriter().Text(0x0008, 0x0005, "CS", "ISO_IR 100").Element(0x0010, 0x0020, "LO", [(byte)'Z', (byte)'o', 0xEB, (byte)' ']);
         Assert.Equal("Zoë", DicomFile.Parse(latin1.ToArray(), "l").Info.PatientId);
     }
+
+    [Fact]
+    public void A_malformed_attribute_the_pixels_do_not_need_leaves_its_field_empty()
+    {
+        var w = new DicomWriter().Text(0x0010, 0x0020, "LO", "P3").Text(0x0028, 0x0030, "DS", "abc\\0.1")
+            .Pixels(1, 2, 16, 16, 0).PixelData16([7, 8]);
+        var file = DicomFile.Parse(w.ToArray(), "spacing");
+        Assert.Empty(file.Info.PixelSpacing);
+        Assert.Equal("P3", file.Info.PatientId);
+        Assert.Equal(8, file.ReadPixels()[1]);
+    }
 }

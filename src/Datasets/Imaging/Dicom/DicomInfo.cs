@@ -68,39 +68,54 @@ public sealed record DicomInfo
     internal static DicomInfo From(DicomFile file)
     {
         var ds = file.Dataset;
-        var spacing = ds.GetDoubles(DicomTags.PixelSpacing);
-        if (spacing.Length == 0)
-            spacing = ds.GetDoubles(DicomTags.ImagerPixelSpacing);
-        int Int(DicomTag t) => ds.GetInt(t) is { } v ? (int)Math.Clamp(v, int.MinValue, int.MaxValue) : 0;
+        // A malformed attribute (a DS that is not a number, say) leaves that field empty instead of failing the whole
+        // header: the pixel decoder checks what it needs itself and names the problem.
+        static T Try<T>(Func<T> read, T fallback)
+        {
+            try
+            {
+                return read();
+            }
+            catch (DicomException)
+            {
+                return fallback;
+            }
+        }
+        string? Str(DicomTag t) => Try(() => ds.GetString(t), null);
+        int Int(DicomTag t) => Try(() => ds.GetInt(t) is { } v ? (int)Math.Clamp(v, int.MinValue, int.MaxValue) : 0, 0);
+        IReadOnlyList<double> Doubles(DicomTag t) => Try<IReadOnlyList<double>>(() => ds.GetDoubles(t), []);
+        var spacing = Doubles(DicomTags.PixelSpacing);
+        if (spacing.Count == 0)
+            spacing = Doubles(DicomTags.ImagerPixelSpacing);
         return new DicomInfo
         {
-            PatientId = ds.GetString(DicomTags.PatientId),
-            PatientName = ds.GetString(DicomTags.PatientName),
-            StudyInstanceUid = ds.GetString(DicomTags.StudyInstanceUid),
-            SeriesInstanceUid = ds.GetString(DicomTags.SeriesInstanceUid),
-            SopInstanceUid = ds.GetString(DicomTags.SopInstanceUid),
-            SopClassUid = ds.GetString(DicomTags.SopClassUid) ?? file.Meta.GetString(DicomTags.MediaStorageSopClassUid),
-            Modality = ds.GetString(DicomTags.Modality),
-            ViewPosition = ds.GetString(DicomTags.ViewPosition),
-            BodyPartExamined = ds.GetString(DicomTags.BodyPartExamined),
-            Laterality = ds.GetString(DicomTags.ImageLaterality) ?? ds.GetString(DicomTags.Laterality),
-            StudyDate = ds.GetString(DicomTags.StudyDate),
-            Manufacturer = ds.GetString(DicomTags.Manufacturer),
+            PatientId = Str(DicomTags.PatientId),
+            PatientName = Str(DicomTags.PatientName),
+            StudyInstanceUid = Str(DicomTags.StudyInstanceUid),
+            SeriesInstanceUid = Str(DicomTags.SeriesInstanceUid),
+            SopInstanceUid = Str(DicomTags.SopInstanceUid),
+            SopClassUid = Str(DicomTags.SopClassUid) ?? Try(() => file.Meta.GetString(DicomTags.MediaStorageSopClassUid), null),
+            Modality = Str(DicomTags.Modality),
+            ViewPosition = Str(DicomTags.ViewPosition),
+            BodyPartExamined = Str(DicomTags.BodyPartExamined),
+            Laterality = Str(DicomTags.ImageLaterality) ?? Str(DicomTags.Laterality),
+            StudyDate = Str(DicomTags.StudyDate),
+            Manufacturer = Str(DicomTags.Manufacturer),
             PixelSpacing = spacing,
             Rows = Int(DicomTags.Rows),
             Columns = Int(DicomTags.Columns),
-            Frames = ds.Contains(DicomTags.NumberOfFrames) && ds.GetInt(DicomTags.NumberOfFrames) is { } f ? (int)Math.Clamp(f, int.MinValue, int.MaxValue) : 1,
+            Frames = ds.Contains(DicomTags.NumberOfFrames) && Int(DicomTags.NumberOfFrames) is > 0 and var f ? f : 1,
             SamplesPerPixel = Int(DicomTags.SamplesPerPixel),
             BitsAllocated = Int(DicomTags.BitsAllocated),
             BitsStored = Int(DicomTags.BitsStored),
             PixelRepresentation = Int(DicomTags.PixelRepresentation),
-            PhotometricInterpretation = ds.GetString(DicomTags.PhotometricInterpretation),
+            PhotometricInterpretation = Str(DicomTags.PhotometricInterpretation),
             TransferSyntaxUid = file.TransferSyntax.Uid,
             TransferSyntaxName = file.TransferSyntax.Name,
-            WindowCenters = ds.GetDoubles(DicomTags.WindowCenter),
-            WindowWidths = ds.GetDoubles(DicomTags.WindowWidth),
-            RescaleSlope = ds.GetDouble(DicomTags.RescaleSlope),
-            RescaleIntercept = ds.GetDouble(DicomTags.RescaleIntercept),
+            WindowCenters = Doubles(DicomTags.WindowCenter),
+            WindowWidths = Doubles(DicomTags.WindowWidth),
+            RescaleSlope = Try(() => ds.GetDouble(DicomTags.RescaleSlope), null),
+            RescaleIntercept = Try(() => ds.GetDouble(DicomTags.RescaleIntercept), null),
             HasPixelData = ds.Contains(DicomTags.PixelData),
         };
     }

@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 
 namespace VisionRwkv.Datasets.Imaging.Dicom;
 
@@ -121,11 +122,79 @@ public sealed class PixelArray
     public double[] FrameValues(int frame)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual((uint)frame, (uint)Frames);
-        var n = FrameLength;
+        var n = (int)FrameLength;
         var result = new double[n];
-        var start = frame * n;
-        for (long i = 0; i < n; i++)
-            result[i] = this[start + i];
+        var bytes = Data.AsSpan(frame * n * ElementSize, n * ElementSize);
+        // Typed loops: this runs on every pixel of every image the loader reads (the data is little endian, as is every
+        // machine .NET runs on: checked once below).
+        if (!BitConverter.IsLittleEndian)
+        {
+            for (var i = 0; i < n; i++)
+                result[i] = this[(long)frame * n + i];
+            return result;
+        }
+        switch (Type)
+        {
+            case PixelDataType.UInt8:
+                for (var i = 0; i < n; i++)
+                    result[i] = bytes[i];
+                break;
+            case PixelDataType.Int8:
+                var s8 = MemoryMarshal.Cast<byte, sbyte>(bytes);
+                for (var i = 0; i < n; i++)
+                    result[i] = s8[i];
+                break;
+            case PixelDataType.UInt16:
+                var u16 = MemoryMarshal.Cast<byte, ushort>(bytes);
+                for (var i = 0; i < n; i++)
+                    result[i] = u16[i];
+                break;
+            case PixelDataType.Int16:
+                var s16 = MemoryMarshal.Cast<byte, short>(bytes);
+                for (var i = 0; i < n; i++)
+                    result[i] = s16[i];
+                break;
+            case PixelDataType.UInt32:
+                var u32 = MemoryMarshal.Cast<byte, uint>(bytes);
+                for (var i = 0; i < n; i++)
+                    result[i] = u32[i];
+                break;
+            default:
+                var s32 = MemoryMarshal.Cast<byte, int>(bytes);
+                for (var i = 0; i < n; i++)
+                    result[i] = s32[i];
+                break;
+        }
         return result;
+    }
+
+    /// <summary>Stores one frame of decoded samples, each cut to the element type as a C cast would (what GDCM does).</summary>
+    internal void SetFrame(int frame, int[] samples)
+    {
+        var n = (int)FrameLength;
+        if (samples.Length < n)
+            throw new ArgumentException($"{samples.Length} samples for a frame of {n}", nameof(samples));
+        var bytes = Data.AsSpan(frame * n * ElementSize, n * ElementSize);
+        if (!BitConverter.IsLittleEndian)
+        {
+            for (var i = 0; i < n; i++)
+                this[(long)frame * n + i] = samples[i];
+            return;
+        }
+        switch (ElementSize)
+        {
+            case 1:
+                for (var i = 0; i < n; i++)
+                    bytes[i] = unchecked((byte)samples[i]);
+                break;
+            case 2:
+                var u16 = MemoryMarshal.Cast<byte, ushort>(bytes);
+                for (var i = 0; i < n; i++)
+                    u16[i] = unchecked((ushort)samples[i]);
+                break;
+            default:
+                MemoryMarshal.Cast<int, byte>(samples.AsSpan(0, n)).CopyTo(bytes);
+                break;
+        }
     }
 }

@@ -249,9 +249,7 @@ internal static class PixelDecoder
                 if (ts.Encoding == PixelEncoding.Jpeg2000 && f.PixelRepresentation == 1)
                     SignCorrectJ2k(samples, j2k, f);
                 result ??= allocate();
-                var offset = k * frameSamples;
-                for (long i = 0; i < frameSamples; i++)
-                    result[offset + i] = samples[i];
+                result.SetFrame(k, samples);
             }
             catch (CodecException e)
             {

@@ -60,13 +60,16 @@ internal static unsafe class CharLs
                     Check(api, api.DecodeToBuffer(decoder, dst, size, 0), "the JPEG-LS data cannot be decoded");
 
                 var output = new int[checked(w * h * n)];
-                var planar = interleave == InterleaveNone && n > 1; // component by component
                 var plane = w * h;
-                for (var i = 0; i < plane * n; i++)
+                // Interleave mode "none" comes back component by component: reorder to pixel-interleaved.
+                var planes = interleave == InterleaveNone && n > 1 ? n : 1;
+                var perPlane = planes == 1 ? plane * n : plane;
+                var step = planes == 1 ? 1 : n;
+                for (var c = 0; c < planes; c++)
                 {
-                    var v = bytesPer == 2 ? raw[2 * i] | raw[2 * i + 1] << 8 : raw[i];
-                    var target = planar ? (i % plane) * n + i / plane : i;
-                    output[target] = v;
+                    var src = c * perPlane;
+                    for (int i = 0, o = c; i < perPlane; i++, o += step)
+                        output[o] = bytesPer == 2 ? raw[2 * (src + i)] | raw[2 * (src + i) + 1] << 8 : raw[src + i];
                 }
                 return new DecodedFrame(w, h, n, info.BitsPerSample, false, output);
             }
