@@ -98,6 +98,9 @@ public sealed class DicomPixelTests
         Assert.Equal(0xF001, unsigned.ReadPixels()[0]); // stored values stay as pydicom returns them
         var signed = Mono16([0x0FFF, 0x0800, 0x07FF], 1, 3, bitsStored: 12, pr: 1);
         Assert.Equal([-1.0, -2048, 2047], DicomLut.StoredValues(signed.ReadPixels(), 0, signed.Dataset));
+        // A codec's output is its value: a lossy overshoot past Bits Stored is kept, an unextended negative still extended.
+        Assert.Equal([0xF001, 4095], DicomLut.StoredValues(unsigned.ReadPixels(), 0, unsigned.Dataset, compressed: true));
+        Assert.Equal([-1.0, -2048, 2047], DicomLut.StoredValues(signed.ReadPixels(), 0, signed.Dataset, compressed: true));
     }
 
     [Fact]

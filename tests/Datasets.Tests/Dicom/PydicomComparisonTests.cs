@@ -70,7 +70,7 @@ public sealed class PydicomComparisonTests(PydicomReference reference, ITestOutp
                 var file = DicomFile.Open(e.Path);
                 var pixels = file.ReadPixels();
                 var ds = file.Dataset;
-                var mod = Enumerable.Range(0, pixels.Frames).Select(f => DicomLut.ApplyModality(DicomLut.StoredValues(pixels, f, ds), ds)).ToList();
+                var mod = Enumerable.Range(0, pixels.Frames).Select(f => DicomLut.ApplyModality(DicomLut.StoredValues(pixels, f, file), ds)).ToList();
                 if (Compare(mod.SelectMany(v => v).ToArray(), reference.Array(e, "modality")) is { } why)
                 {
                     failures.Add($"{e} modality: {why}");
@@ -122,8 +122,8 @@ public sealed class PydicomComparisonTests(PydicomReference reference, ITestOutp
             var pi = ds.GetString(DicomTags.PhotometricInterpretation);
             var expected = reference.Array(e, "color").Values;
             var ours = Enumerable.Range(0, pixels.Frames).SelectMany(f => pi == "PALETTE COLOR"
-                ? DicomLut.ApplyPalette(DicomLut.StoredValues(pixels, f, ds), ds, out _)
-                : DicomLut.YbrFullToRgb(DicomLut.StoredValues(pixels, f, ds))).ToArray();
+                ? DicomLut.ApplyPalette(DicomLut.StoredValues(pixels, f, file), ds, out _)
+                : DicomLut.YbrFullToRgb(DicomLut.StoredValues(pixels, f, file))).ToArray();
             if (ours.Length != expected.Length)
             {
                 failures.Add($"{e}: {ours.Length} values, pydicom {expected.Length}");

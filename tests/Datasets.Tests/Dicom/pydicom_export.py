@@ -479,16 +479,20 @@ def capture_stderr(fn):
         return result, tmp.read().decode("utf-8", "replace")
 
 
-def masked(arr, ds):
-    """Stored values masked to Bits Stored and sign-extended when signed: our reader's input to the LUTs."""
+def masked(arr, ds, compressed):
+    """The LUT input our reader documents: native data masked to Bits Stored (sign-extended when signed); compressed
+    data as decoded, except signed values still in the unextended 0..2^BitsStored-1 pattern, which are sign-extended."""
     bs = int(ds.BitsStored)
     ba = int(ds.BitsAllocated)
     if ba == 1 or bs >= ba:
         return arr
-    a = arr.astype(np.int64) & ((1 << bs) - 1)
+    a = arr.astype(np.int64)
+    m = a & ((1 << bs) - 1)
     if int(ds.PixelRepresentation) == 1:
-        a = np.where(a >= (1 << (bs - 1)), a - (1 << bs), a)
-    return a.astype(arr.dtype.newbyteorder("="))
+        m = np.where(m >= (1 << (bs - 1)), m - (1 << bs), m)
+    if compressed:
+        m = np.where((a < 0) | (a > (1 << bs) - 1), a, m)
+    return m.astype(arr.dtype.newbyteorder("="))
 
 
 def header(ds):
@@ -537,7 +541,8 @@ def export(path, out, key, index):
     fresh = pydicom.dcmread(path, force=True)
     pi = str(fresh.get("PhotometricInterpretation", ""))
     try:
-        m = masked(arr, fresh)
+        ts = getattr(getattr(fresh, "file_meta", None), "TransferSyntaxUID", None)
+        m = masked(arr, fresh, bool(ts is not None and ts.is_compressed))
         entry["mask_changed"] = bool(not np.array_equal(m, arr))
         mod = apply_modality_lut(m, fresh)
         np.save(os.path.join(out, key + ".modality.npy"), np.asarray(mod).astype(np.asarray(mod).dtype.newbyteorder("<")))

@@ -42,7 +42,7 @@ public static class DicomImage
         ImageBuffer image;
         if (photometric is "MONOCHROME1" or "MONOCHROME2")
         {
-            var unit = MonochromeUnit(pixels, ds, options.Window);
+            var unit = MonochromeUnit(pixels, ds, options.Window, file.TransferSyntax.IsEncapsulated);
             image = new ImageBuffer(1, h, w, unit);
         }
         else
@@ -62,13 +62,13 @@ public static class DicomImage
     /// Monochrome values after modality LUT and VOI, mapped to [0, 1] over the VOI output range, MONOCHROME1 inverted.
     /// Computed in double; only the final value is rounded to float.
     /// </summary>
-    public static float[] MonochromeUnit(PixelArray pixels, DicomDataset ds, VoiSelection window)
+    public static float[] MonochromeUnit(PixelArray pixels, DicomDataset ds, VoiSelection window, bool compressed = false)
     {
         ArgumentNullException.ThrowIfNull(pixels);
         ArgumentNullException.ThrowIfNull(ds);
         if (pixels.Samples != 1)
             throw new DicomException(ds.Name, $"a monochrome image with {pixels.Samples} samples per pixel", null);
-        var values = DicomLut.ApplyVoi(DicomLut.ApplyModality(DicomLut.StoredValues(pixels, 0, ds), ds), ds, window, out var range);
+        var values = DicomLut.ApplyVoi(DicomLut.ApplyModality(DicomLut.StoredValues(pixels, 0, ds, compressed), ds), ds, window, out var range);
         var invert = ds.GetString(DicomTags.PhotometricInterpretation) == "MONOCHROME1";
         double lo = range.Low, span = range.High - range.Low;
         var unit = new float[values.Length];
@@ -84,7 +84,7 @@ public static class DicomImage
     private static float[] ColourUnit(DicomFile file, PixelArray pixels, string photometric)
     {
         var ds = file.Dataset;
-        var stored = DicomLut.StoredValues(pixels, 0, ds);
+        var stored = DicomLut.StoredValues(pixels, 0, file);
         int plane = pixels.Rows * pixels.Columns;
         var bs = (int)(ds.GetInt(DicomTags.BitsStored) ?? pixels.ElementSize * 8);
         double[] rgb;

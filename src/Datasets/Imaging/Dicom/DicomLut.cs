@@ -18,10 +18,13 @@ public readonly record struct ValueRange(double Min, double Max)
 public static class DicomLut
 {
     /// <summary>
-    /// The stored values of one frame masked to Bits Stored, and sign-extended from Bits Stored when signed: high bits
-    /// that are not part of the value (overlays, garbage) are dropped. pydicom 2.3 does not mask; pydicom 3 and GDCM do.
+    /// The stored values of one frame as the LUTs take them. Native (uncompressed) data is masked to Bits Stored and
+    /// sign-extended from it when signed: bits above Bits Stored are not part of the value (overlays, garbage). A
+    /// codec's output is its value, so compressed data is left alone, except that signed data still holding an
+    /// unextended Bits Stored-bit pattern (0 to 2^Bits Stored - 1) is sign-extended; a lossy codec's overshoot past Bits
+    /// Stored stays as decoded. pydicom 2.3 does neither; this is our documented convention.
     /// </summary>
-    public static double[] StoredValues(PixelArray pixels, int frame, DicomDataset ds)
+    public static double[] StoredValues(PixelArray pixels, int frame, DicomDataset ds, bool compressed = false)
     {
         ArgumentNullException.ThrowIfNull(pixels);
         ArgumentNullException.ThrowIfNull(ds);
@@ -35,10 +38,20 @@ public static class DicomLut
         var signed = pixels.IsSigned;
         for (var i = 0; i < values.Length; i++)
         {
-            var v = (long)values[i] & mask;
+            var raw = (long)values[i];
+            if (compressed && (raw < 0 || raw > mask))
+                continue;
+            var v = raw & mask;
             values[i] = signed && (v & signBit) != 0 ? v - (1L << bs) : v;
         }
         return values;
+    }
+
+    /// <summary><see cref="StoredValues(PixelArray, int, DicomDataset, bool)"/> with the file's own compression.</summary>
+    public static double[] StoredValues(PixelArray pixels, int frame, DicomFile file)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        return StoredValues(pixels, frame, file.Dataset, file.TransferSyntax.IsEncapsulated);
     }
 
     /// <summary>pydicom's apply_modality_lut: the Modality LUT Sequence when present, else Rescale Slope/Intercept, else unchanged.</summary>
