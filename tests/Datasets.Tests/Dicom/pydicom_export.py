@@ -391,7 +391,7 @@ def make_synthetic(folder):
         ds["PixelData"].VR = "OB"
         return save(ds, path)
 
-    def pil_jpeg(path, w, h, subsampling, photometric, gray=False):
+    def pil_jpeg(path, w, h, subsampling, photometric, gray=False, extended=False):
         # Pillow (libjpeg-turbo) writes the JPEG; GDCM decodes it for pydicom, so the reference is GDCM's libjpeg.
         import io
         from PIL import Image
@@ -401,9 +401,13 @@ def make_synthetic(folder):
         a = a.astype(np.uint8)
         buf = io.BytesIO()
         Image.fromarray(a).save(buf, "JPEG", quality=85, subsampling=subsampling)
-        ds = new_file(path, ts=UID("1.2.840.10008.1.2.4.50"), sop=70 + subsampling)
+        jpeg = buf.getvalue()
+        if extended:
+            # A baseline stream is a valid extended (SOF1) stream: relabel it to test the 8-bit extended path.
+            jpeg = jpeg.replace(b"\xff\xc0", b"\xff\xc1", 1)
+        ds = new_file(path, ts=UID("1.2.840.10008.1.2.4.51" if extended else "1.2.840.10008.1.2.4.50"), sop=70 + subsampling)
         image(ds, a, photometric=photometric)
-        ds.PixelData = encapsulate([buf.getvalue()])
+        ds.PixelData = encapsulate([jpeg])
         ds["PixelData"].is_undefined_length = True
         ds["PixelData"].VR = "OB"
         return save(ds, path)
@@ -442,6 +446,7 @@ def make_synthetic(folder):
     add(pil_jpeg, P("pil_jpeg_444_20x20.dcm"), 20, 20, 0, "YBR_FULL")
     add(pil_jpeg, P("pil_jpeg_420_3x5.dcm"), 3, 5, 2, "YBR_FULL_422")
     add(pil_jpeg, P("pil_jpeg_gray_33x19.dcm"), 33, 19, 0, "MONOCHROME2", True)
+    add(pil_jpeg, P("pil_jpeg_extended8_420.dcm"), 45, 30, 2, "YBR_FULL_422", False, True)
 
     # GDCM transcodings of pydicom's files and of the synthetic ones.
     test_files = os.path.join(os.path.dirname(pydicom.__file__), "data", "test_files")

@@ -41,7 +41,10 @@ public sealed class DicomElement
 
     public bool UndefinedLength { get; }
 
-    /// <summary>Declared value length, when the file ends before it (otherwise null).</summary>
+    /// <summary>
+    /// Set when the file ends inside this element: its declared value length, or -1 for encapsulated pixel data (whose
+    /// length is undefined); null for a complete element.
+    /// </summary>
     public long? TruncatedFrom { get; internal set; }
 
     /// <summary>Items of a sequence; null for other elements.</summary>

@@ -254,7 +254,8 @@ internal static class PixelDecoder
             catch (CodecException e)
             {
                 var where = f.Frames > 1 ? $"frame {index}: " : string.Empty;
-                throw Error(file, $"{where}{e.Message} ({ts.Name})", px.Position);
+                var truncated = px.TruncatedFrom is not null ? "; the file ends inside the pixel data" : string.Empty;
+                throw Error(file, $"{where}{e.Message} ({ts.Name}{truncated})", px.Position);
             }
         }
         return result!;
