@@ -72,6 +72,8 @@ public enum DicomValueRange
 
     /// <summary>
     /// [-1024, 1024], TorchXRayVision's convention (<c>xrv.datasets.normalize</c>): 2048 × the <see cref="Unit"/> value − 1024.
+    /// Models trained this way take the values as they are: use mean 0 and std 1 in the pipeline's normalisation.
+    /// (TorchXRayVision's own read_xray_dcm scales by the image's maximum; this mapping is data-independent.)
     /// </summary>
     Xrv,
 }
