@@ -142,6 +142,36 @@ if [ ! -f "$PYCOCO_DIR/python" ] && [ ! -f "$PYCOCO_DIR/unavailable" ]; then
   RWKV_CACHE="$CACHE" bash "$ROOT/scripts/build-pycocotools.sh" || say "warning: pycocotools not built; the pycocotools comparison tests will be skipped"
 fi
 
+# 5b. DICOM decoders: OpenJPEG (JPEG 2000) and CharLS (JPEG-LS), loaded at run time by the DICOM reader (optional:
+#     without them those transfer syntaxes give a clear error naming the missing library).
+if ! ldconfig -p 2>/dev/null | grep 'libopenjp2.so.7' >/dev/null || ! ldconfig -p 2>/dev/null | grep 'libcharls.so.2' >/dev/null; then
+  if is_root && have_apt; then
+    say "installing libopenjp2-7 and libcharls2 (JPEG 2000 and JPEG-LS decoding of DICOM files)"
+    apt_install libopenjp2-7 libcharls2 || say "warning: libopenjp2-7/libcharls2 could not be installed; JPEG 2000 and JPEG-LS DICOM files will not decode"
+  else
+    say "warning: libopenjp2-7 or libcharls2 is missing; JPEG 2000 and JPEG-LS DICOM files will not decode"
+  fi
+fi
+
+# 5c. Test references for the DICOM reader: pydicom with GDCM and numpy (and Pillow, which the export script uses to
+#     write test JPEGs). Optional: without them the pydicom comparison tests are skipped with a message.
+pyref() {
+  for py in python3 /usr/bin/python3; do
+    "$py" -c 'import pydicom, gdcm, numpy, PIL' >/dev/null 2>&1 && return 0
+  done
+  return 1
+}
+if command -v python3 >/dev/null 2>&1 || have_apt; then
+  if ! pyref; then
+    if is_root && have_apt; then
+      say "installing python3-pydicom python3-gdcm python3-numpy python3-pil (reference for the DICOM tests)"
+      apt_install python3-pydicom python3-gdcm python3-numpy python3-pil || say "warning: the pydicom test reference could not be installed; those tests will be skipped"
+    else
+      say "warning: python3-pydicom/python3-gdcm/python3-numpy are missing; the pydicom comparison tests will be skipped"
+    fi
+  fi
+fi
+
 # 6. NuGet packages (TorchSharp with the CPU LibTorch is about 600 MB on first restore).
 pkgs="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 if [ ! -d "$pkgs/libtorch-cpu-linux-x64/2.10.0" ] || [ ! -f "$ROOT/src/Cli/obj/project.assets.json" ]; then

@@ -18,5 +18,6 @@ internal static class CommandCatalog
         yield return GoldenCommand.Create();
         yield return BenchCommand.Create(kernels);
         yield return ConvertCommand.Create();
+        yield return DicomCommand.Create();
     }
 }

@@ -1,3 +1,5 @@
+using VisionRwkv.Datasets.Imaging.Dicom;
+
 namespace VisionRwkv.Datasets.Imaging;
 
 /// <summary>How files are decoded into <see cref="ImageBuffer"/>s.</summary>
@@ -29,6 +31,9 @@ public sealed record DecodeOptions
     /// decoder here); false always uses Skia.
     /// </summary>
     public bool UseTurboJpeg { get; init; } = true;
+
+    /// <summary>How DICOM files are turned into images: frame, window, value convention (see <see cref="DicomImage"/>).</summary>
+    public DicomOptions Dicom { get; init; } = DicomOptions.Default;
 
     public static DecodeOptions Default { get; } = new();
 }

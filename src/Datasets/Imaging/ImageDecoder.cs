@@ -1,4 +1,5 @@
 using SixLabors.ImageSharp;
+using VisionRwkv.Datasets.Imaging.Dicom;
 
 namespace VisionRwkv.Datasets.Imaging;
 
@@ -14,6 +15,8 @@ public readonly record struct ImageHeader(string Format, int Width, int Height, 
 /// libjpeg-turbo, as Pillow; warnings such as a premature end keep the image and are reported).</item>
 /// <item>PNG, WebP, GIF (first frame), BMP, ICO: Skia; non-interlaced 16-bit PNG: our exact decoder.</item>
 /// <item>TIFF and interlaced 16-bit PNG: ImageSharp (Skia has no TIFF decoder and reads 16-bit PNG as 8 bits).</item>
+/// <item>DICOM ("DICM" at offset 128, or a .dcm/.dicom extension): our reader (<see cref="DicomImage"/>), exact against
+/// pydicom.</item>
 /// </list>
 /// The choice per format follows the comparison with Pillow in the tests (tests/Datasets.Tests/PillowParityTests.cs).
 /// Every failure is an <see cref="ImageDecodeException"/> naming the file, the reason and its <see cref="DecodeFailure"/>.
@@ -22,7 +25,7 @@ public static class ImageDecoder
 {
     /// <summary>File extensions folder sources pick up (lower case, with the dot).</summary>
     public static IReadOnlySet<string> Extensions { get; } =
-        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff" };
+        new HashSet<string>(StringComparer.OrdinalIgnoreCase) { ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".dcm", ".dicom" };
 
     private static readonly Dictionary<string, string[]> ExtensionsOf = new()
     {
@@ -53,6 +56,11 @@ public static class ImageDecoder
     {
         ArgumentNullException.ThrowIfNull(data);
         options ??= DecodeOptions.Default;
+        if (data.Length > 0 && DicomFile.LooksLikeDicom(data, name))
+        {
+            var dicom = DicomImage.Decode(data, name, options);   // windowed, MONOCHROME1 inverted; no EXIF in DICOM
+            return new DecodedImage(dicom, "DICOM", dicom.Width, dicom.Height, 1, "dicom", []);
+        }
         var format = Identify(data, name);
         var decoded = CodecFor(format, data).Decode(data, name, format, options);
         var warnings = decoded.Warnings;
@@ -80,6 +88,18 @@ public static class ImageDecoder
     public static ImageHeader ReadHeader(string path)
     {
         var data = ReadFile(path, DecodeOptions.Default);
+        if (data.Length > 0 && DicomFile.LooksLikeDicom(data, path))
+        {
+            try
+            {
+                var info = DicomFile.Parse(data, path).Info;
+                return new ImageHeader("DICOM", info.Columns, info.Rows, 1, info.Frames);
+            }
+            catch (DicomException e)
+            {
+                throw new ImageDecodeException(path, e.ReasonWithOffset, e);
+            }
+        }
         var format = Identify(data, path);
         if (CodecFor(format, data) is ImageSharpCodec)
         {

@@ -1,4 +1,5 @@
 using VisionRwkv.Datasets.Imaging;
+using VisionRwkv.Datasets.Imaging.Dicom;
 
 namespace VisionRwkv.Datasets.Sources;
 
@@ -11,6 +12,7 @@ public sealed class ImageFolderDataset : IImageDataset
 {
     private readonly string[] paths;
     private readonly int[][] labels;
+    private readonly Lazy<string?>[] patientIds;
 
     public ImageFolderDataset(string root, ClassMap? classes = null)
     {
@@ -40,6 +42,7 @@ public sealed class ImageFolderDataset : IImageDataset
                 throw new InvalidDataException($"Image '{paths[i]}' is in folder '{name}', which is not in the given class map.");
             labels[i] = [id];
         }
+        patientIds = paths.Select(p => new Lazy<string?>(() => DicomGroups.PatientIdOf(p))).ToArray();
     }
 
     public string Root { get; }
@@ -54,7 +57,8 @@ public sealed class ImageFolderDataset : IImageDataset
 
     public string NameOf(int index) => paths[index];
 
-    public string? GroupOf(int index) => null;
+    /// <summary>The Patient ID of a DICOM file (header read once, on first use); null for other images.</summary>
+    public string? GroupOf(int index) => patientIds[index].Value;
 
     public IReadOnlyList<int> LabelsOf(int index) => labels[index];
 

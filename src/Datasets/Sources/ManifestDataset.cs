@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using VisionRwkv.Common;
 using VisionRwkv.Datasets.Imaging;
+using VisionRwkv.Datasets.Imaging.Dicom;
 
 namespace VisionRwkv.Datasets.Sources;
 
@@ -21,6 +22,9 @@ public sealed record ManifestOptions
 
     public char LabelSeparator { get; init; } = '|';
 
+    /// <summary>Rows without a group (no group column, or an empty cell) take the Patient ID of their DICOM file, so that group splits are patient-level.</summary>
+    public bool DicomPatientGroups { get; init; } = true;
+
     /// <summary>Fixed class order; null derives sorted names from the manifest.</summary>
     public ClassMap? Classes { get; init; }
 
@@ -29,13 +33,15 @@ public sealed record ManifestOptions
 
 /// <summary>
 /// Images listed in a CSV (header row required) or JSON Lines manifest: a path (relative paths are taken from the
-/// manifest's folder), one label or several, and an optional group id. Errors name the manifest and the line.
+/// manifest's folder), one label or several, and an optional group id (for DICOM files without one: the Patient ID).
+/// Errors name the manifest and the line.
 /// </summary>
 public sealed class ManifestDataset : IImageDataset
 {
     private readonly List<string> paths = [];
     private readonly List<int[]> labels = [];
     private readonly List<string?> groups = [];
+    private readonly Lazy<string?>[] patientIds;
 
     private ManifestDataset(string manifest, List<Row> rows, bool multiLabel, ManifestOptions options)
     {
@@ -55,6 +61,9 @@ public sealed class ManifestDataset : IImageDataset
             labels.Add(ids);
             groups.Add(r.Group);
         }
+        // Read lazily (header only) and once: only group splits ask.
+        var dicomGroups = options.DicomPatientGroups;
+        patientIds = paths.Select(p => new Lazy<string?>(() => dicomGroups ? DicomGroups.PatientIdOf(p) : null)).ToArray();
     }
 
     public string Manifest { get; }
@@ -67,7 +76,7 @@ public sealed class ManifestDataset : IImageDataset
 
     public string NameOf(int index) => paths[index];
 
-    public string? GroupOf(int index) => groups[index];
+    public string? GroupOf(int index) => groups[index] ?? patientIds[index].Value;
 
     public IReadOnlyList<int> LabelsOf(int index) => labels[index];
 
