@@ -16,5 +16,6 @@ internal static class CommandCatalog
         yield return GoldenCommand.Create();
         yield return BenchCommand.Create();
         yield return ConvertCommand.Create();
+        yield return Text.TextCommand.Create();
     }
 }
