@@ -76,9 +76,14 @@ public sealed class TimeMix : nn.Module<Tensor, Tensor>
         var k = key.call(lerp(xx, x, time_mix_k));                               // x·μ + xx·(1-μ)
         var v = value.call(lerp(xx, x, time_mix_v));
         var r = receptance.call(lerp(xx, x, time_mix_r)).sigmoid_();             // in place: sigmoid's backward reads its output
-        var (y, next) = Wkv4.Causal(k, v, time_decay.exp(), time_first, wkv, _wkv);   // [B,T,C]
+        // Without a wanted state (training from the empty state) the core skips making the final state differentiable.
+        var (y, next) = Wkv4.Causal(k, v, time_decay.exp(), time_first, wkv, _wkv, differentiableState: wantState);   // [B,T,C]
         var outp = output.call(r * y).MoveToOuterDisposeScope();
-        if (!wantState) return (outp, null);
+        if (!wantState)
+        {
+            next.Dispose();
+            return (outp, null);
+        }
         return (outp, next.MoveToOuterDisposeScope());
     }
 

@@ -53,9 +53,12 @@ public static class Wkv4
     /// w (&gt; 0), u: [C]. Returns y in k's dtype and the state after the last token (float32 [B,C] each, float64 for float64 inputs), which is
     /// differentiable in k, v, w and the input state. If the input state requires grad, the fused CPU and CUDA paths fall
     /// back to the chunked tensor-op algorithm (the fused kernels treat the initial state as a constant).
+    /// <paramref name="differentiableState"/> false returns the final state detached, as the fused kernels compute it,
+    /// and skips the tensor ops that make it differentiable (an exp and a sum over [B,T,C] plus their autograd
+    /// records): for callers that use only y, such as training from the empty state.
     /// </summary>
     public static (Tensor Y, Wkv4State Final) Causal(Tensor k, Tensor v, Tensor w, Tensor u,
-        Wkv4State? state = null, WkvImplementation impl = WkvImplementation.Auto)
+        Wkv4State? state = null, WkvImplementation impl = WkvImplementation.Auto, bool differentiableState = true)
     {
         CheckSequence(k, v, w, u);
         using var scope = torch.NewDisposeScope();
@@ -73,12 +76,15 @@ public static class Wkv4
             (y, final) = k.device_type == DeviceType.CPU
                 ? Wkv4Cpu.Causal(k32, v32, w32, u32, s0)
                 : Wkv4Cuda.Causal(k32, v32, w32, u32, s0);
-            if (Autograd.Tracks(k32, v32, w32))
+            if (differentiableState && Autograd.Tracks(k32, v32, w32))
                 final = FinalState(k32, v32, w32, s0);
         }
         else
             (y, final) = new Wkv4Chunked().Causal(k32, v32, w32, u32, s0);
-        var next = new Wkv4State(final.A, final.B, final.P).MoveToOuterDisposeScope();
+        var next = differentiableState
+            ? new Wkv4State(final.A, final.B, final.P)
+            : new Wkv4State(final.A.detach(), final.B.detach(), final.P.detach());
+        next.MoveToOuterDisposeScope();
         return (y.to(k.dtype).MoveToOuterDisposeScope(), next);
     }
 

@@ -18,5 +18,6 @@ internal static class BenchCommand
         yield return BenchWkvCommand.Create();
         yield return BenchDataCommand.Create();
         yield return BenchModelCommand.Create();
+        yield return BenchTextCommand.Create();
     }
 }
