@@ -132,32 +132,34 @@ internal static class BenchTextCommand
             }
         }
         time.Title("Generation: time per token vs tokens in context");
-        time.XLabel("tokens in context (log2)");
+        time.XLabel("tokens in context (log scale)");
         time.YLabel("ms per token");
         memory.Title("Generation: carried state vs tokens in context");
-        memory.XLabel("tokens in context (log2)");
-        memory.YLabel("state MB (log10)");
+        memory.XLabel("tokens in context (log scale)");
+        memory.YLabel("state MB (log scale)");
         throughput.Title("Training throughput vs sequence length");
-        throughput.XLabel("sequence length (log2)");
+        throughput.XLabel("sequence length (log scale)");
         throughput.YLabel("tokens per second");
-        foreach (var p in new[] { time, memory, throughput })
-        {
-            p.Axes.Bottom.TickGenerator = Pow2Ticks(p != throughput
-                ? records.Where(r => r.Context is not null).Select(r => r.Context!.Value)
-                : records.Where(r => r.SeqLen is not null).Select(r => r.SeqLen!.Value));
-            p.ShowLegend(Alignment.UpperLeft);
-        }
+        var contexts = records.Where(r => r.Context is not null).Select(r => r.Context!.Value).ToList();
+        var lengths = records.Where(r => r.SeqLen is not null).Select(r => r.SeqLen!.Value).ToList();
+        time.Axes.Bottom.TickGenerator = Pow2Ticks(contexts);
+        memory.Axes.Bottom.TickGenerator = Pow2Ticks(contexts);
+        memory.Axes.Left.TickGenerator = Log10Ticks(records.Where(r => r.StateBytes is > 0).Select(r => r.StateBytes!.Value / 1048576.0));
+        throughput.Axes.Bottom.TickGenerator = Pow2Ticks(lengths);
+        var panels = new List<Plot>();
+        if (contexts.Count > 0) panels.AddRange([time, memory]);
+        if (lengths.Count > 0) panels.Add(throughput);
+        foreach (var p in panels) p.ShowLegend(Alignment.UpperLeft);
         var figure = new Multiplot();
-        figure.Reset(time);
-        figure.AddPlot(memory);
-        figure.AddPlot(throughput);
+        figure.Reset(panels[0]);
+        foreach (var p in panels.Skip(1)) figure.AddPlot(p);
         figure.Layout = new ScottPlot.MultiplotLayouts.Columns();
         var full = Path.GetFullPath(path);
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileNameWithoutExtension(full)}.{Guid.NewGuid():N}.png");
         try
         {
-            figure.SavePng(temp, 1800, 560);
+            figure.SavePng(temp, 600 * panels.Count, 560);
             File.Move(temp, full, overwrite: true);
         }
         finally
@@ -170,6 +172,21 @@ internal static class BenchTextCommand
     {
         var ticks = new ScottPlot.TickGenerators.NumericManual();
         foreach (var v in values.Distinct().Order()) ticks.AddMajor(Math.Log2(v), v.ToString("#,0", CultureInfo.InvariantCulture));
+        return ticks;
+    }
+
+    /// <summary>Ticks at 1, 2 and 5 times each power of ten for log10-plotted values, labelled with the values.</summary>
+    private static ScottPlot.TickGenerators.NumericManual Log10Ticks(IEnumerable<double> values)
+    {
+        var ticks = new ScottPlot.TickGenerators.NumericManual();
+        var logs = values.Select(Math.Log10).ToList();
+        if (logs.Count == 0) return ticks;
+        for (int k = (int)Math.Floor(logs.Min()) - 1; k <= (int)Math.Ceiling(logs.Max()) + 1; k++)
+            foreach (int m in new[] { 1, 2, 5 })
+            {
+                double v = m * Math.Pow(10, k);
+                ticks.AddMajor(Math.Log10(v), v.ToString(v >= 1 ? "#,0" : "0.###", CultureInfo.InvariantCulture));
+            }
         return ticks;
     }
 
