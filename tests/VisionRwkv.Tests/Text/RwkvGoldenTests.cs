@@ -1,5 +1,6 @@
 using VisionRwkv.Tests.Checkpoints;
 using VisionRwkv.Text;
+using Xunit.Abstractions;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Tests.Text;
@@ -20,7 +21,7 @@ internal sealed class RwkvTextGoldenFactAttribute : FactAttribute
 /// The tiny trained rwkv.cpp model (4 layers, 128 wide, bytes) and the logits its authors' reference produced after
 /// the prompt <c>"in</c> fed one token at a time (shared/goldens/README.md, rwkv4-text).
 /// </summary>
-public class RwkvGoldenTests
+public class RwkvGoldenTests(ITestOutputHelper output)
 {
     private static readonly long[] Prompt = [34, 105, 110];
 
@@ -48,6 +49,7 @@ public class RwkvGoldenTests
             foreach (var token in Prompt)
                 (logits, state) = model.Step(tensor(new[] { token }), state);
             double err = (logits[0] - expected).abs().max().item<float>();
+            output.WriteLine($"recurrent: max |logits - reference| = {err:E2} (largest |logit| {expected.abs().max().item<float>():F3})");
             Assert.True(err <= 2e-5, $"max |recurrent - reference| = {err:E3}");
         }
     }
@@ -63,6 +65,7 @@ public class RwkvGoldenTests
         {
             var (logits, _) = model.Forward(tensor(Prompt).view(1, -1));        // [1,3,256]
             double err = (logits[0, -1] - expected).abs().max().item<float>();
+            output.WriteLine($"parallel: max |logits - reference| = {err:E2}");
             Assert.True(err <= 2e-5, $"max |parallel - reference| = {err:E3}");
             var (alone, _) = model.Forward(tensor(Prompt).view(1, -1));
             Assert.Equal(0, (alone - logits).abs().max().item<float>());           // deterministic
