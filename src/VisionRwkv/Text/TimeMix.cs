@@ -57,12 +57,7 @@ public sealed class TimeMix : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>Parallel mode without a state: x = ln1 output [B,T,C] -> [B,T,C].</summary>
-    public override Tensor forward(Tensor x)
-    {
-        var (y, s) = Forward(x, null, null, wantState: false);
-        s?.Dispose();
-        return y;
-    }
+    public override Tensor forward(Tensor x) => Forward(x, null, null, wantState: false).Y;
 
     /// <summary>
     /// Parallel mode: x = ln1 output [B,T,C] after the previous token's ln1 output <paramref name="shift"/> [B,C]
