@@ -69,6 +69,37 @@ public class TextCommandTests
     }
 
     [Fact]
+    public void Generation_after_a_state_saved_by_text_logits_continues_as_if_the_prefix_were_in_the_prompt()
+    {
+        var dir = Directory.CreateTempSubdirectory("rwkv-text-cli-");
+        try
+        {
+            var state = Path.Combine(dir.FullName, "prefix.safetensors");
+            var (code, output) = CliRunner.Run(["text", "logits", "--model", "rwkv4_byte_2x64", "--text", "Hello wor", "--out", state]);
+            Assert.True(code == 0, output);
+            string[] common = ["--model", "rwkv4_byte_2x64", "--max-tokens", "12", "--temperature", "0"];
+            var (c1, whole) = CliRunner.Run(["text", "generate", .. common, "--prompt", "Hello world"]);
+            var (c2, continued) = CliRunner.Run(["text", "generate", .. common, "--prompt", "ld", "--state", state]);
+            Assert.True(c1 == 0 && c2 == 0, whole + continued);
+            Assert.Contains("continuing after 9 tokens", continued);
+            // Greedy decoding from the same context: the generated text after the prompt is identical.
+            static string Generated(string output, string prompt)
+            {
+                int start = output.IndexOf("\n" + prompt, StringComparison.Ordinal) + 1 + prompt.Length;
+                int end = output.IndexOf("\nprompt ", start, StringComparison.Ordinal);
+                return output[start..end];
+            }
+            var expected = Generated(whole, "Hello world");
+            Assert.NotEmpty(expected);
+            Assert.Equal(expected, Generated(continued, "ld"));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Bad_token_ids_and_missing_files_fail_with_a_message()
     {
         var (code, output) = CliRunner.Run(["text", "logits", "--model", "rwkv4_byte_2x64", "--tokens", "1,999", "--out", Path.Combine(Path.GetTempPath(), $"x{Guid.NewGuid():N}.safetensors")]);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using VisionRwkv.Text;
 using VisionRwkv.Text.Generation;
 using VisionRwkv.Text.Tokenizers;
 
@@ -21,9 +22,10 @@ internal static class TextGenerateCommand
         var frequency = new Option<double>("--frequency-penalty") { Description = "Subtracted from a token's logit per time it was generated." };
         var stop = new Option<string[]>("--stop") { Description = "Stop before this text (repeatable).", AllowMultipleArgumentsPerToken = false };
         var seed = new Option<int?>("--seed") { Description = "Seed for repeatable sampling." };
+        var stateIn = new Option<string?>("--state") { Description = "RWKV only: continue after a saved state (a state file, or the output of rwkv text logits); the prompt follows it." };
         var command = new Command("generate", "Continue a prompt: the prompt in parallel mode, then one token at a time (RWKV state / GPT key-value cache).")
         {
-            model, prompt, tokenizer, maxTokens, temperature, topP, topK, presence, frequency, stop, seed,
+            model, prompt, tokenizer, maxTokens, temperature, topP, topK, presence, frequency, stop, seed, stateIn,
         };
         command.SetAction(parse =>
         {
@@ -41,8 +43,12 @@ internal static class TextGenerateCommand
                 var tok = TokenizerFactory.Open(parse.GetValue(tokenizer), m.VocabSize);
                 var generator = new TextGenerator(m, tok);
                 var text = parse.GetValue(prompt)!;
+                string? statePath = parse.GetValue(stateIn);
+                using var context = statePath is null ? null
+                    : RwkvState.Load(statePath, (m as RwkvLm)?.Config ?? throw new ArgumentException("--state continues an RWKV-4 state; this model is a GPT"));
+                if (context is not null) Console.Error.WriteLine($"continuing after {context.Tokens} tokens of saved state ({statePath})");
                 Console.Write(text);
-                foreach (var piece in generator.Stream(text, options))
+                foreach (var piece in generator.Stream(text, options, context))
                 {
                     Console.Write(piece);
                     Console.Out.Flush();

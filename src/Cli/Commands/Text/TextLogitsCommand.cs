@@ -93,6 +93,7 @@ internal static class TextLogitsCommand
             {
                 ["model"] = model.Name,
                 ["mode"] = mode,
+                ["tokens"] = ids.Length.ToString(CultureInfo.InvariantCulture),
                 ["state_layout"] = state is RwkvState
                     ? "rwkv4: [n_layer, 5, B, C]; per layer 0=att_shift (ln1 out) 1=wkv_num aa 2=wkv_den bb 3=wkv_logscale pp 4=ffn_shift (ln2 out)"
                     : "gpt: [n_layer, 2, B, n_head, T, head_size]; 0=keys 1=values",

@@ -26,10 +26,15 @@ public sealed class TextGenerator(ILanguageModel model, ITokenizer tokenizer)
     public GenerationSummary? Last { get; private set; }
 
     /// <summary>The whole generated text (not the prompt).</summary>
-    public string Complete(string prompt, SamplingOptions options) => string.Concat(Stream(prompt, options));
+    public string Complete(string prompt, SamplingOptions options, ILanguageModelState? context = null) =>
+        string.Concat(Stream(prompt, options, context));
 
-    /// <summary>Generated text, piece by piece, as it becomes final.</summary>
-    public IEnumerable<string> Stream(string prompt, SamplingOptions options)
+    /// <summary>
+    /// Generated text, piece by piece, as it becomes final. <paramref name="context"/> continues a saved context (an
+    /// RWKV state from <see cref="RwkvState.Load"/>): the prompt is read after it. The caller keeps and disposes it;
+    /// a GPT cache passed here is extended in place.
+    /// </summary>
+    public IEnumerable<string> Stream(string prompt, SamplingOptions options, ILanguageModelState? context = null)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(options);
@@ -47,7 +52,7 @@ public sealed class TextGenerator(ILanguageModel model, ITokenizer tokenizer)
         var reason = StopReason.MaxTokens;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double promptSeconds = 0;
-        ILanguageModelState? state = null;
+        ILanguageModelState? state = context;
         float[] row;
         // Grad mode and dispose scopes are per thread: each is opened and closed between two yields, never across one.
         try
@@ -55,7 +60,7 @@ public sealed class TextGenerator(ILanguageModel model, ITokenizer tokenizer)
             using (var noGrad = no_grad())
             using (var scope = NewDisposeScope())
             {
-                var (logits, s) = model.Prefill(tensor(promptIds.Select(i => (long)i).ToArray()).view(1, -1));
+                var (logits, s) = model.Prefill(tensor(promptIds.Select(i => (long)i).ToArray()).view(1, -1), context);
                 state = s.MoveToOuterDisposeScope();
                 row = logits[0, -1].to(ScalarType.Float32).data<float>().ToArray();
             }
@@ -93,7 +98,7 @@ public sealed class TextGenerator(ILanguageModel model, ITokenizer tokenizer)
                 if (!ReferenceEquals(ns, state))
                 {
                     ns.MoveToOuterDisposeScope();
-                    state!.Dispose();
+                    if (!ReferenceEquals(state, context)) state!.Dispose();
                     state = ns;
                 }
             }
@@ -106,7 +111,7 @@ public sealed class TextGenerator(ILanguageModel model, ITokenizer tokenizer)
         }
         finally
         {
-            state?.Dispose();
+            if (!ReferenceEquals(state, context)) state?.Dispose();
         }
     }
 
