@@ -31,15 +31,26 @@ internal static unsafe class Wkv4Cpu
     {
         if (Autograd.Tracks(k, v, w, u))
         {
-            var outs = Function.apply(k, v, w, u, new Options(Causal: true, state));
-            return (outs[0], new Wkv4Reference.ScanState(outs[1], outs[2], outs[3]));
+            var box = new FinalState();
+            var tracked = Function.apply(k, v, w, u, new Options(Causal: true, state, box))[0];
+            return (tracked, box.Value!.Value);
         }
         var (y, _, final) = ForwardCausal(k, v, w, u, Contig(state), storeLnD: false);
         return (y, final);
     }
 
     /// <summary>Non-tensor arguments of the function (kept out of the autograd graph on purpose).</summary>
-    private sealed record Options(bool Causal, Wkv4Reference.ScanState? State);
+    private sealed record Options(bool Causal, Wkv4Reference.ScanState? State, FinalState? Final = null);
+
+    /// <summary>
+    /// Where the causal forward leaves the final state. It is not differentiable, so it is handed back beside the
+    /// function's outputs rather than as outputs: TorchSharp wraps every output's (undefined) gradient in a managed
+    /// tensor for backward, and those wrappers stayed in its live-tensor count, 3 per call.
+    /// </summary>
+    private sealed class FinalState
+    {
+        public Wkv4Reference.ScanState? Value { get; set; }
+    }
 
     /// <summary>
     /// Runs the bidirectional kernel: y, and ln(denominator) when <paramref name="storeLnD"/> (null otherwise: the
@@ -135,9 +146,9 @@ internal static unsafe class Wkv4Cpu
             {
                 var s0 = Contig(opts.State!.Value);
                 (y, lnD, var final) = ForwardCausal(k, v, w, u, s0, storeLnD: true);
-                outputs = [y, final.A, final.B, final.P];
+                opts.Final!.Value = final;
+                outputs = [y];
                 initial = [s0.A, s0.B, s0.P];
-                ctx.mark_non_differentiable([final.A, final.B, final.P]);
             }
             // y.detach(): an alias without the grad_fn the wrapper gives y, so the saved output makes no cycle.
             // Saved, not stored as data: saved variables survive the caller's dispose scope.

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace VisionRwkv.Wkv;
 
 /// <summary>
-/// Causal RWKV-4 WKV state after the last processed token, per [B,C] and float32: the real sums are
+/// Causal RWKV-4 WKV state after the last processed token, per [B,C] and float32 (float64 when computed from float64 inputs): the real sums are
 /// <c>Σ_i e^{k_i-(T-1-i)w}·v_i = Num·e^MaxLog</c> and <c>Σ_i e^{k_i-(T-1-i)w} = Den·e^MaxLog</c>
 /// (ChatRWKV's aa, bb, pp). The empty state is (0, 0, -1e30).
 /// </summary>

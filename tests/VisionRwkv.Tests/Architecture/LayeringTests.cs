@@ -25,6 +25,9 @@ public sealed partial class LayeringTests
         { "VisionRwkv.Checkpoints", ["VisionRwkv.Models", "VisionRwkv.Training", "VisionRwkv.Runs", "VisionRwkv.Cli"], "checkpoint files know no model or trainer" },
         { "VisionRwkv.Training", ["VisionRwkv.Runs", "VisionRwkv.Cli"], "the engine knows no command line" },
         { "VisionRwkv.Runs", ["VisionRwkv.Cli"], "the run API is what the command line calls" },
+        { "VisionRwkv.Text", ["VisionRwkv.Blocks", "VisionRwkv.Models", "VisionRwkv.Runs", "VisionRwkv.Cli"], "the text model shares the WKV core and layers, not the vision models" },
+        { "VisionRwkv.Detection", ["VisionRwkv.Runs", "VisionRwkv.Cli"], "detection knows no command line" },
+        { "VisionRwkv.Labeling", ["VisionRwkv.Cli"], "the labeling job is library code the CLI calls" },
     };
 
     [Theory]

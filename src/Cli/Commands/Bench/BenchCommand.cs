@@ -20,5 +20,6 @@ internal static class BenchCommand
         yield return BenchDataCommand.Create();
         yield return BenchModelCommand.Create(kernels);
         yield return BenchLabelCommand.Create();
+        yield return BenchTextCommand.Create();
     }
 }

@@ -92,7 +92,8 @@ internal static class BenchWkvCommand
                     var w = (dir == WkvDirection.Causal ? rand(C, generator: gen) + 0.01
                         : (rand(C, generator: gen) * 10 - 5) / T).to(dev).detach().requires_grad_();
                     var u = (rand(C, generator: gen) - 0.5).to(dev).detach().requires_grad_();
-                    Tensor F() => dir == WkvDirection.Causal ? Wkv4.Causal(k, v, w, u, null, impl, kernels).Y
+                    // Causal: y only, as training from the empty state uses it (no differentiable final state).
+                    Tensor F() => dir == WkvDirection.Causal ? Wkv4.Causal(k, v, w, u, null, impl, differentiableState: false, kernels: kernels).Y
                         : Wkv4.Bidirectional(k, v, w, u, impl, kernels: kernels);
                     double fwd = Time(dev, runs, () =>
                     {

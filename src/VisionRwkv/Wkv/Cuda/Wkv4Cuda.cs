@@ -61,14 +61,24 @@ public static class Wkv4Cuda
             WkvCudaKernel.CausalForward(k, v, w, u, y, null, Contig(state.A), Contig(state.B), Contig(state.P), aT, bT, pT);
             return (y, new Wkv4Reference.ScanState(aT, bT, pT));
         }
-        var outs = Function.apply(k, v, w, u, new Options(Causal: true, state, 0));
-        return (outs[0], new Wkv4Reference.ScanState(outs[1], outs[2], outs[3]));
+        var box = new FinalState();
+        var tracked = Function.apply(k, v, w, u, new Options(Causal: true, state, Final: box))[0];
+        return (tracked, box.Value!.Value);
     }
 
     private static Tensor Contig(Tensor t) => t.to(ScalarType.Float32).contiguous();
 
     /// <summary>Non-tensor arguments of the function (kept out of the autograd graph on purpose).</summary>
-    private sealed record Options(bool Causal, Wkv4Reference.ScanState? State, long ForcedSegments);
+    private sealed record Options(bool Causal, Wkv4Reference.ScanState? State, long ForcedSegments = 0, FinalState? Final = null);
+
+    /// <summary>
+    /// Where the causal forward leaves the (non-differentiable) final state: beside the function's output rather than
+    /// as outputs, whose undefined gradients TorchSharp would wrap in tensors that stay in its live count (as in Wkv4Cpu).
+    /// </summary>
+    private sealed class FinalState
+    {
+        public Wkv4Reference.ScanState? Value { get; set; }
+    }
 
     private sealed class Function : torch.autograd.MultiTensorFunction<Function>
     {
@@ -96,9 +106,9 @@ public static class Wkv4Cuda
                 var (a0, b0, p0) = (Contig(s.A), Contig(s.B), Contig(s.P));
                 var (aT, bT, pT) = (empty(B, C, device: k.device), empty(B, C, device: k.device), empty(B, C, device: k.device));
                 WkvCudaKernel.CausalForward(k, v, w, u, y, lnD, a0, b0, p0, aT, bT, pT);
-                outputs = [y, aT, bT, pT];
+                opts.Final!.Value = new Wkv4Reference.ScanState(aT, bT, pT);
+                outputs = [y];
                 initial = [a0, b0, p0];
-                ctx.mark_non_differentiable([aT, bT, pT]);
             }
             // y.detach(): an alias without the grad_fn the wrapper gives y, so the saved output makes no cycle.
             ctx.save_for_backward([k, v, w, u, y.detach(), lnD, .. initial]);
