@@ -52,9 +52,8 @@ internal static class DicomCommand
         var options = new DicomOptions { Window = window, Frame = frame };
         var tensors = new Dictionary<string, torch.Tensor>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
-        var table = new StringBuilder("path,group,study_uid,series_uid,sop_uid,modality,view_position,pixel_spacing,rows,columns\n");
+        var rows = new List<IReadOnlyList<string?>>();
         var failed = 0;
-        var csvRows = 0;
         try
         {
             foreach (var path in files)
@@ -72,8 +71,7 @@ internal static class DicomCommand
                     if (csvPath is not null)
                     {
                         // A row for every file that was read (and decoded, when previews or pixels were asked for).
-                        table.AppendLine(string.Join(',', new[] { path, file.Info.PatientId ?? "" }.Concat(file.Info.ManifestFields().Skip(1).Select(f => f.Value)).Select(Csv)));
-                        csvRows++;
+                        rows.Add([path, file.Info.PatientId ?? "", .. file.Info.ManifestFields().Skip(1).Select(f => f.Value)]);
                     }
                 }
                 catch (DicomException e)
@@ -89,8 +87,8 @@ internal static class DicomCommand
             }
             if (csvPath is not null)
             {
-                AtomicFile.WriteText(csvPath, table.ToString());
-                Console.WriteLine($"{csvPath}: {csvRows} row{(csvRows == 1 ? "" : "s")}");
+                CsvFiles.Write(csvPath, ["path", "group", "study_uid", "series_uid", "sop_uid", "modality", "view_position", "pixel_spacing", "rows", "columns"], rows);
+                Console.WriteLine($"{csvPath}: {rows.Count} row{(rows.Count == 1 ? "" : "s")}");
             }
         }
         catch (IOException e)
@@ -145,7 +143,6 @@ internal static class DicomCommand
         Console.WriteLine($"  {"pixels",-16} tensor '{unique}' {px.NumpyType} [{string.Join(",", px.Shape)}]");
     }
 
-    private static string Csv(string s) => s.IndexOfAny([',', '"', '\n', '\r']) >= 0 ? "\"" + s.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : s;
 
     private static int Fail(string message)
     {
