@@ -97,30 +97,15 @@ internal static unsafe class TurboJpeg
 
     private static Api? Load()
     {
-        string[] names = OperatingSystem.IsWindows() ? ["turbojpeg.dll"]
-            : OperatingSystem.IsMacOS() ? ["libturbojpeg.dylib", "libturbojpeg.0.dylib"]
-            : ["libturbojpeg.so.0", "libturbojpeg.so"];
-        foreach (var n in names)
-        {
-            if (!NativeLibrary.TryLoad(n, out var lib))
-                continue;
-            if (NativeLibrary.TryGetExport(lib, "tjInitDecompress", out var init)
-                && NativeLibrary.TryGetExport(lib, "tjDecompressHeader3", out var header)
-                && NativeLibrary.TryGetExport(lib, "tjDecompress2", out var decompress)
-                && NativeLibrary.TryGetExport(lib, "tjDestroy", out var destroy)
-                && NativeLibrary.TryGetExport(lib, "tjGetErrorStr2", out var error)
-                && NativeLibrary.TryGetExport(lib, "tjGetErrorCode", out var code))
-            {
-                return new Api(
-                    (delegate* unmanaged<IntPtr>)init,
-                    (delegate* unmanaged<IntPtr, byte*, CULong, int*, int*, int*, int*, int>)header,
-                    (delegate* unmanaged<IntPtr, byte*, CULong, byte*, int, int, int, int, int, int>)decompress,
-                    (delegate* unmanaged<IntPtr, int>)destroy,
-                    (delegate* unmanaged<IntPtr, IntPtr>)error,
-                    (delegate* unmanaged<IntPtr, int>)code);
-            }
-        }
-        return null;
+        var f = Native.NativeExports.Load(Native.NativeExports.TurboJpeg,
+            "tjInitDecompress", "tjDecompressHeader3", "tjDecompress2", "tjDestroy", "tjGetErrorStr2", "tjGetErrorCode");
+        return f is null ? null : new Api(
+            (delegate* unmanaged<IntPtr>)f[0],
+            (delegate* unmanaged<IntPtr, byte*, CULong, int*, int*, int*, int*, int>)f[1],
+            (delegate* unmanaged<IntPtr, byte*, CULong, byte*, int, int, int, int, int, int>)f[2],
+            (delegate* unmanaged<IntPtr, int>)f[3],
+            (delegate* unmanaged<IntPtr, IntPtr>)f[4],
+            (delegate* unmanaged<IntPtr, int>)f[5]);
     }
 
     private sealed class Api(

@@ -88,24 +88,11 @@ internal static unsafe class CharLs
 
     private static Api? Load()
     {
-        string[] names = OperatingSystem.IsWindows() ? ["charls-2-x64.dll", "charls.dll"]
-            : OperatingSystem.IsMacOS() ? ["libcharls.2.dylib", "libcharls.dylib"]
-            : ["libcharls.so.2", "libcharls.so"];
-        foreach (var name in names)
-        {
-            if (!NativeLibrary.TryLoad(name, out var lib))
-                continue;
-            IntPtr F(string s) => NativeLibrary.TryGetExport(lib, s, out var f) ? f : IntPtr.Zero;
-            var fs = new[]
-            {
-                F("charls_jpegls_decoder_create"), F("charls_jpegls_decoder_destroy"), F("charls_jpegls_decoder_set_source_buffer"),
-                F("charls_jpegls_decoder_read_header"), F("charls_jpegls_decoder_get_frame_info"), F("charls_jpegls_decoder_get_interleave_mode"),
-                F("charls_jpegls_decoder_get_destination_size"), F("charls_jpegls_decoder_decode_to_buffer"), F("charls_get_error_message"),
-            };
-            if (fs.All(f => f != IntPtr.Zero))
-                return new Api(fs);
-        }
-        return null;
+        var f = NativeExports.Load(NativeExports.CharLs,
+            "charls_jpegls_decoder_create", "charls_jpegls_decoder_destroy", "charls_jpegls_decoder_set_source_buffer",
+            "charls_jpegls_decoder_read_header", "charls_jpegls_decoder_get_frame_info", "charls_jpegls_decoder_get_interleave_mode",
+            "charls_jpegls_decoder_get_destination_size", "charls_jpegls_decoder_decode_to_buffer", "charls_get_error_message");
+        return f is null ? null : new Api(f);
     }
 
     private sealed class Api(IntPtr[] f)

@@ -203,25 +203,12 @@ internal static unsafe class OpenJpeg
 
     private static Api? Load()
     {
-        string[] names = OperatingSystem.IsWindows() ? ["openjp2.dll"]
-            : OperatingSystem.IsMacOS() ? ["libopenjp2.7.dylib", "libopenjp2.dylib"]
-            : ["libopenjp2.so.7", "libopenjp2.so"];
-        foreach (var name in names)
-        {
-            if (!NativeLibrary.TryLoad(name, out var lib))
-                continue;
-            IntPtr F(string s) => NativeLibrary.TryGetExport(lib, s, out var f) ? f : IntPtr.Zero;
-            var fs = new[]
-            {
-                F("opj_create_decompress"), F("opj_set_default_decoder_parameters"), F("opj_setup_decoder"), F("opj_set_error_handler"),
-                F("opj_stream_create"), F("opj_stream_set_read_function"), F("opj_stream_set_skip_function"), F("opj_stream_set_seek_function"),
-                F("opj_stream_set_user_data"), F("opj_stream_set_user_data_length"), F("opj_read_header"), F("opj_decode"),
-                F("opj_end_decompress"), F("opj_image_destroy"), F("opj_stream_destroy"), F("opj_destroy_codec"),
-            };
-            if (fs.All(f => f != IntPtr.Zero))
-                return new Api(fs);
-        }
-        return null;
+        var f = NativeExports.Load(NativeExports.OpenJpeg,
+            "opj_create_decompress", "opj_set_default_decoder_parameters", "opj_setup_decoder", "opj_set_error_handler",
+            "opj_stream_create", "opj_stream_set_read_function", "opj_stream_set_skip_function", "opj_stream_set_seek_function",
+            "opj_stream_set_user_data", "opj_stream_set_user_data_length", "opj_read_header", "opj_decode",
+            "opj_end_decompress", "opj_image_destroy", "opj_stream_destroy", "opj_destroy_codec");
+        return f is null ? null : new Api(f);
     }
 
     private sealed class Api(IntPtr[] f)

@@ -103,30 +103,15 @@ internal static unsafe class TurboJpegPlanes
 
     private static Api? Load()
     {
-        string[] names = OperatingSystem.IsWindows() ? ["turbojpeg.dll"]
-            : OperatingSystem.IsMacOS() ? ["libturbojpeg.dylib", "libturbojpeg.0.dylib"]
-            : ["libturbojpeg.so.0", "libturbojpeg.so"];
-        foreach (var n in names)
-        {
-            if (!NativeLibrary.TryLoad(n, out var lib))
-                continue;
-            if (NativeLibrary.TryGetExport(lib, "tjInitDecompress", out var init)
-                && NativeLibrary.TryGetExport(lib, "tjDecompressHeader3", out var header)
-                && NativeLibrary.TryGetExport(lib, "tjDecompressToYUVPlanes", out var planes)
-                && NativeLibrary.TryGetExport(lib, "tjPlaneWidth", out var pw)
-                && NativeLibrary.TryGetExport(lib, "tjPlaneHeight", out var ph)
-                && NativeLibrary.TryGetExport(lib, "tjDestroy", out var destroy))
-            {
-                return new Api(
-                    (delegate* unmanaged<IntPtr>)init,
-                    (delegate* unmanaged<IntPtr, byte*, CULong, int*, int*, int*, int*, int>)header,
-                    (delegate* unmanaged<IntPtr, byte*, CULong, byte**, int, int*, int, int, int>)planes,
-                    (delegate* unmanaged<int, int, int, int>)pw,
-                    (delegate* unmanaged<int, int, int, int>)ph,
-                    (delegate* unmanaged<IntPtr, int>)destroy);
-            }
-        }
-        return null;
+        var f = NativeExports.Load(NativeExports.TurboJpeg,
+            "tjInitDecompress", "tjDecompressHeader3", "tjDecompressToYUVPlanes", "tjPlaneWidth", "tjPlaneHeight", "tjDestroy");
+        return f is null ? null : new Api(
+            (delegate* unmanaged<IntPtr>)f[0],
+            (delegate* unmanaged<IntPtr, byte*, CULong, int*, int*, int*, int*, int>)f[1],
+            (delegate* unmanaged<IntPtr, byte*, CULong, byte**, int, int*, int, int, int>)f[2],
+            (delegate* unmanaged<int, int, int, int>)f[3],
+            (delegate* unmanaged<int, int, int, int>)f[4],
+            (delegate* unmanaged<IntPtr, int>)f[5]);
     }
 
     private sealed class Api(
