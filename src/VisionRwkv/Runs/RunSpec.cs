@@ -72,7 +72,28 @@ public sealed record RunSpec
     public static AugmentConfig MainJobAugment => AugmentConfig.Minimal;
 
     /// <summary>Reads a YAML or JSON run config (or a run folder's run.json).</summary>
-    public static RunSpec Load(string path) => ConfigFile.Load<RunSpec>(path);
+    public static RunSpec Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        if (!path.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || !File.Exists(path))
+            return ConfigFile.Load<RunSpec>(path);
+        // run.json files of runs made before mixup moved to the augment section still open (eval, predict, resume).
+        var node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path), documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true });
+        if (node is System.Text.Json.Nodes.JsonObject root && root["train"] is System.Text.Json.Nodes.JsonObject train)
+        {
+            var augment = root["augment"] as System.Text.Json.Nodes.JsonObject ?? [];
+            root["augment"] ??= augment;
+            foreach (var key in TrainConfig.LegacyMixupKeys)
+            {
+                if (train[key] is { } value)
+                {
+                    train.Remove(key);
+                    augment[key] ??= value.DeepClone();
+                }
+            }
+        }
+        return ConfigFile.FromJson<RunSpec>(node?.ToJsonString() ?? "{}", path);
+    }
 
     /// <summary>The resolved spec as JSON, for the run folder's run.json.</summary>
     public string ToJson() => ConfigFile.ToJson(this);

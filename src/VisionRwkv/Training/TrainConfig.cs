@@ -130,7 +130,22 @@ public sealed record TrainConfig
     public string ToJson() => ConfigFile.ToJson(this);
 
     /// <summary>Parses JSON written by <see cref="ToJson"/>; missing options keep their defaults, unknown ones are errors.</summary>
-    public static TrainConfig FromJson(string json, string source = "config") => ConfigFile.FromJson<TrainConfig>(json, source);
+    public static TrainConfig FromJson(string json, string source = "config")
+    {
+        // config.json of runs made before mixup and CutMix moved to the augment settings (the loader applies them now):
+        // the keys are dropped here, the run's run.json carries them into AugmentConfig.
+        if (LegacyMixupKeys.Any(k => json.Contains($"\"{k}\"", StringComparison.Ordinal))
+            && System.Text.Json.Nodes.JsonNode.Parse(json) is System.Text.Json.Nodes.JsonObject o)
+        {
+            foreach (var key in LegacyMixupKeys)
+                o.Remove(key);
+            json = o.ToJsonString();
+        }
+        return ConfigFile.FromJson<TrainConfig>(json, source);
+    }
+
+    /// <summary>Keys that belonged to this record before mixup and CutMix moved to the data side.</summary>
+    internal static readonly string[] LegacyMixupKeys = ["mixup_alpha", "cutmix_alpha", "mixup_prob", "mixup_switch_prob"];
 }
 
 /// <summary>Names of the metrics a run records: val_ or ema_ plus a task's short metric name.</summary>

@@ -358,9 +358,15 @@ public sealed class Trainer : IDisposable
         BestEpoch = int.Parse(checkpoint.Required("best_epoch"), inv);
         _trainSecondsBefore = double.Parse(checkpoint.Required("train_seconds"), inv);
         _history.Clear();
-        _history.AddRange(JsonSerializer.Deserialize<List<EpochSummary>>(checkpoint.Required("history"), ConfigFile.Json) ?? []);
+        _history.AddRange(JsonSerializer.Deserialize<List<EpochSummary>>(checkpoint.Required("history"), HistoryJson) ?? []);
         _resumed = true;
     }
+
+    /// <summary>
+    /// Reads the history of checkpoints from before EpochSummary kept its metrics in one dictionary: their extra typed
+    /// fields (val_loss, val_top1, ...) repeat what the dictionary holds and are skipped.
+    /// </summary>
+    static readonly JsonSerializerOptions HistoryJson = new(ConfigFile.Json) { UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Skip };
 
     /// <summary>End of a completed run: best weights into the model, model.safetensors, test evaluation, metrics.json, plots.</summary>
     (TaskEvaluation? Test, string Split) Finish()

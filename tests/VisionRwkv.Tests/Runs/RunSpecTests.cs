@@ -88,4 +88,25 @@ public sealed class RunSpecTests : IDisposable
         Assert.StartsWith(path + ": ", e.Message, StringComparison.Ordinal);
         Assert.Contains("line", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void A_run_folder_of_the_previous_version_still_opens_with_its_mixup_settings_moved_to_augment()
+    {
+        // run.json as the previous version wrote it: mixup and CutMix sat in the train section.
+        var path = Path.Combine(dir, "run.json");
+        File.WriteAllText(path, """
+            { "model": "vrwkv_mini_28", "data": "fashion-mnist", "val_fraction": 0.08333333333333333, "threads": 0, "limit_train": null,
+              "augment": { "scale": [1, 1], "ratio": [1, 1], "hflip": 0, "vflip": 0, "color_jitter": 0, "auto_augment": null, "reprob": 0 },
+              "train": { "epochs": 4, "batch_size": 64, "learning_rate": 0.006, "mixup_alpha": 0.8, "cutmix_alpha": 1,
+                         "mixup_prob": 0.5, "mixup_switch_prob": 0.5, "seed": 42, "best_metric": "val_top1" } }
+            """);
+        var spec = RunSpec.Load(path);
+        Assert.Equal(0.8, spec.Augment.MixupAlpha);
+        Assert.Equal(1.0, spec.Augment.CutmixAlpha);
+        Assert.Equal(0.5, spec.Augment.MixupProb);
+        Assert.Equal(4, spec.Train.Epochs);
+        // Its config.json (the engine's settings alone) loads too, without the moved keys.
+        var config = VisionRwkv.Training.TrainConfig.FromJson("""{ "epochs": 4, "mixup_alpha": 0.8, "cutmix_alpha": 1, "mixup_prob": 0.5, "mixup_switch_prob": 0.5 }""", "config.json");
+        Assert.Equal(4, config.Epochs);
+    }
 }
