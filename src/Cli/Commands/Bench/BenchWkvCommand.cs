@@ -1,14 +1,11 @@
 using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using TorchSharp;
-using VisionRwkv.Models;
 using VisionRwkv.Wkv;
 using VisionRwkv.Wkv.Cuda;
-using VisionRwkv.Blocks;
+using VisionRwkv.Benchmarks;
 using VisionRwkv.Common;
 using VisionRwkv.Diagnostics;
-using VisionRwkv.Layers;
 using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
@@ -22,8 +19,6 @@ namespace VisionRwkv.Cli.Commands.Bench;
 /// </summary>
 internal static class BenchWkvCommand
 {
-    private sealed record Record(string impl, string direction, long T, string pass, double ms);
-
     internal static Command Create(KernelOptions kernels)
     {
         var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
@@ -67,87 +62,28 @@ internal static class BenchWkvCommand
         return command;
     }
 
-    private static List<Record> Run(Device dev, int runs, long maxT, long B, long referenceMaxT, KernelOptions kernels)
+    private static List<WkvBenchRecord> Run(Device dev, int runs, long maxT, long B, long referenceMaxT, KernelOptions kernels)
     {
-        const long C = 192;
-        var records = new List<Record>();
-        Console.WriteLine($"WKV-4 on {dev.type}, B={B}, C={C}, threads={torch.get_num_threads()}, median of {runs} runs (ms)");
+        var records = new List<WkvBenchRecord>();
+        Console.WriteLine($"WKV-4 on {dev.type}, B={B}, C={WkvBenchmark.Channels}, threads={torch.get_num_threads()}, median of {runs} runs (ms)");
         Console.WriteLine($"{"impl",-10} {"direction",-14} {"T",6} {"forward",10} {"fwd+bwd",10}");
-        foreach (var T in new long[] { 196, 784, 3136, 12544 })
+        foreach (var r in WkvBenchmark.Run(dev, runs, maxT, B, referenceMaxT, kernels))
         {
-            if (T > maxT) continue;
-            WkvImplementation[] impls = dev.type == DeviceType.CUDA
-                ? [WkvImplementation.Reference, WkvImplementation.Chunked, WkvImplementation.Fast]
-                : [WkvImplementation.Reference, WkvImplementation.Fast];
-            foreach (var impl in impls)
-            {
-                if (impl == WkvImplementation.Reference && (T > referenceMaxT || B * T > 8 * referenceMaxT)) continue;   // O(T) small ops: slow
-                foreach (var dir in new[] { WkvDirection.Bidirectional, WkvDirection.Causal })
-                {
-                    using var scope = NewDisposeScope();
-                    // Drawn on the CPU (a seeded generator is a CPU generator here), then moved.
-                    var gen = new Generator(1);
-                    var k = (randn(new[] { B, T, C }, generator: gen) * 3).to(dev).requires_grad_();
-                    var v = randn(new[] { B, T, C }, generator: gen).to(dev).requires_grad_();
-                    var w = (dir == WkvDirection.Causal ? rand(C, generator: gen) + 0.01
-                        : (rand(C, generator: gen) * 10 - 5) / T).to(dev).detach().requires_grad_();
-                    var u = (rand(C, generator: gen) - 0.5).to(dev).detach().requires_grad_();
-                    // Causal: y only, as training from the empty state uses it (no differentiable final state).
-                    Tensor F() => dir == WkvDirection.Causal ? Wkv4.Causal(k, v, w, u, null, impl, differentiableState: false, kernels: kernels).Y
-                        : Wkv4.Bidirectional(k, v, w, u, impl, kernels: kernels);
-                    double fwd = Time(dev, runs, () =>
-                    {
-                        using var s = NewDisposeScope();
-                        using var ng = no_grad();
-                        F();
-                    });
-                    double both = Time(dev, runs, () =>
-                    {
-                        using var s = NewDisposeScope();
-                        F().sum().backward();
-                        k.grad?.zero_();
-                    });
-                    string implName = impl switch
-                    {
-                        WkvImplementation.Reference => "reference",
-                        WkvImplementation.Chunked => "chunked",
-                        _ => "fast",
-                    };
-                    string dirName = dir == WkvDirection.Causal ? "causal" : "bidirectional";
-                    records.Add(new Record(implName, dirName, T, "forward", fwd));
-                    records.Add(new Record(implName, dirName, T, "forward_backward", both));
-                    Console.WriteLine($"{implName,-10} {dirName,-14} {T,6} {fwd,10:F3} {both,10:F3}");
-                }
-            }
+            records.Add(r);
+            if (r.Pass == "forward_backward")
+                Console.WriteLine($"{r.Impl,-10} {r.Direction,-14} {r.T,6} {records[^2].Ms,10:F3} {r.Ms,10:F3}");
         }
-        Summarise(records, dev, runs, B, C);
-        return records;
-    }
-
-    /// <summary>
-    /// The two numbers the WKV targets are stated in: how the fast bidirectional forward grows from T=784 to T=12544
-    /// (16x the tokens; linear means about 16x), and its cost at T=196 as a share of one VRWKV-T block forward.
-    /// </summary>
-    private static void Summarise(List<Record> records, Device dev, int runs, long B, long C)
-    {
-        double? Fast(long t) => records.FirstOrDefault(r => r.impl == "fast" && r.direction == "bidirectional" && r.T == t && r.pass == "forward")?.ms;
+        // The two numbers the WKV targets are stated in: how the fast bidirectional forward grows from T=784 to
+        // T=12544 (16x the tokens; linear means about 16x), and its cost at T=196 as a share of one VRWKV-T block forward.
+        double? Fast(long t) => records.FirstOrDefault(r => r.Impl == "fast" && r.Direction == "bidirectional" && r.T == t && r.Pass == "forward")?.Ms;
         if (Fast(784) is double a && Fast(12544) is double b)
             Console.WriteLine($"fast bidirectional forward, T=784 -> 12544 (16x tokens): {b / a:F1}x time");
-        if (Fast(196) is double wkv && C == VrwkvConfig.Tiny.EmbedDims)
+        if (Fast(196) is double wkv)
         {
-            using var scope = NewDisposeScope();
-            using var block = new Block(VrwkvConfig.Tiny.Block, layerId: 1, dropPath: 0);
-            block.to(dev).eval();
-            var x = randn(new[] { B, 196L, C }).to(dev);
-            var grid = new PatchGrid(14, 14);
-            double blockMs = Time(dev, runs, () =>
-            {
-                using var s = NewDisposeScope();
-                using var ng = no_grad();
-                block.call(x, grid);
-            });
+            double blockMs = WkvBenchmark.BlockForwardMs(dev, runs, B, kernels);
             Console.WriteLine($"VRWKV-T block forward at B={B}, T=196: {blockMs:F3} ms; the fast Bi-WKV forward is {100 * wkv / blockMs:F1}% of it (it runs inside the block too)");
         }
+        return records;
     }
 
     /// <summary>Prints the fused-vs-reference and chunked-vs-reference errors; true when every row passes.</summary>
@@ -161,22 +97,5 @@ internal static class BenchWkvCommand
         int failed = rows.Count(r => !r.Pass);
         Console.WriteLine(failed == 0 ? $"check: all {rows.Count} rows pass" : $"check: {failed} of {rows.Count} rows FAIL");
         return failed == 0;
-    }
-
-    /// <summary>Median wall time of <paramref name="runs"/> calls after two warm-up calls.</summary>
-    private static double Time(Device dev, int runs, Action body)
-    {
-        for (int i = 0; i < 2; i++) body();
-        var ms = new double[runs];
-        for (int i = 0; i < runs; i++)
-        {
-            if (dev.type == DeviceType.CUDA) cuda.synchronize();
-            var sw = Stopwatch.StartNew();
-            body();
-            if (dev.type == DeviceType.CUDA) cuda.synchronize();
-            ms[i] = sw.Elapsed.TotalMilliseconds;
-        }
-        Array.Sort(ms);
-        return ms[runs / 2];
     }
 }
