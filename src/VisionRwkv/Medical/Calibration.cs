@@ -46,10 +46,12 @@ public static class Calibration
         {
             // Sorted ascending (stable on ties by index); sample at rank r goes to bin floor(r * M / N), so bin sizes differ
             // by at most one. Tied scores may straddle a boundary; the bin edges then coincide.
-            var keys = probabilities.ToArray();
+            var p = probabilities.ToArray();
             var order = new int[n];
             for (int i = 0; i < n; i++) order[i] = i;
-            Array.Sort(keys, order);
+            Array.Sort(order, (a, b) => p[a] != p[b] ? p[a].CompareTo(p[b]) : a.CompareTo(b)); // Array.Sort alone is not stable
+            var keys = new float[n];
+            for (int r = 0; r < n; r++) keys[r] = p[order[r]];
             for (int r = 0; r < n; r++) binOf[order[r]] = (int)((long)r * bins / n);
             for (int b = 0; b < bins; b++) { lower[b] = double.NaN; upper[b] = double.NaN; }
             for (int r = 0; r < n; r++)
