@@ -105,3 +105,31 @@ public class MedicalEvaluationTests
         Assert.Contains("Image x, label A", e.Message);
     }
 }
+
+public class MedicalEvaluationTimingTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    /// <summary>The size of the NIH ChestX-ray14 official test list (25,596 images, 14 findings), 200 resamples.</summary>
+    [Fact]
+    [Trait("Category", "Slow")]
+    public void Evaluation_time_at_nih_test_set_size_is_printed()
+    {
+        var rng = new SeededRng(1);
+        int n = 25_596, k = 14;
+        var ids = Enumerable.Range(0, n).Select(i => $"img{i}").ToArray();
+        var pids = Enumerable.Range(0, n).Select(i => $"pat{i / 4}").ToArray();
+        var labels = Enumerable.Range(0, k).Select(l => $"L{l}").ToArray();
+        var logits = new float[n * k];
+        var targets = new float[n * k];
+        for (int i = 0; i < logits.Length; i++)
+        {
+            bool y = rng.Chance(0.05);
+            targets[i] = y ? 1 : 0;
+            logits[i] = (float)((y ? 1.5 : -1.5) + rng.NextGaussian());
+        }
+        var set = new EvaluationSet(ids, pids, labels, logits, targets);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        var report = MedicalEvaluation.Evaluate(set, set, new MedicalEvaluationOptions { BootstrapResamples = 200 });
+        output.WriteLine($"{n} images x {k} labels, 200 patient resamples: {sw.Elapsed.TotalSeconds:F1} s; macro AUROC {report.MacroAuroc.Point:F4} [{report.MacroAuroc.Lower:F4}, {report.MacroAuroc.Upper:F4}]");
+        Assert.InRange(report.MacroAuroc.Point, report.MacroAuroc.Lower, report.MacroAuroc.Upper);
+    }
+}
