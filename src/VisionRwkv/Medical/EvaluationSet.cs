@@ -50,4 +50,13 @@ public sealed record EvaluationSet(IReadOnlyList<string> ImageIds, IReadOnlyList
         }
         return ([.. logits], [.. targets]);
     }
+
+    /// <summary>The images evaluated for label <paramref name="label"/> (target not masked), in the order <see cref="Column"/> lists them.</summary>
+    public int[] EvaluatedImages(int label)
+    {
+        var images = new List<int>();
+        for (int i = 0; i < Count; i++)
+            if (!float.IsNaN(Targets[i * LabelCount + label])) images.Add(i);
+        return [.. images];
+    }
 }

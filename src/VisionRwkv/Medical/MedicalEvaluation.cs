@@ -46,6 +46,17 @@ public static class MedicalEvaluation
             throw new ArgumentException($"Validation labels ({string.Join(",", validation.Labels)}) differ from test labels ({string.Join(",", test.Labels)}).");
         var bootstrap = new PatientBootstrap(test.PatientIds);
         int k = test.LabelCount;
+        // One set of patient resamples for every label and the macro means (paired), each label's ranking sorted once.
+        // Ranking metrics are invariant to the monotone sigmoid, so they are computed on the logits.
+        var imagesOf = new int[k][];
+        var rankings = new WeightedRanking[k];
+        for (int l = 0; l < k; l++)
+        {
+            imagesOf[l] = test.EvaluatedImages(l);
+            var (z, y) = test.Column(l);
+            rankings[l] = new WeightedRanking(z, y);
+        }
+        var intervals = bootstrap.Intervals(idx => Statistics(idx, test.Count, imagesOf, rankings), options.BootstrapResamples, options.Seed, options.Level);
         var labels = new LabelEvaluation[k];
         for (int l = 0; l < k; l++)
         {
@@ -56,10 +67,6 @@ public static class MedicalEvaluation
             var valScores = TemperatureScaling.Apply(valLogits, temperature);
             var testRaw = TemperatureScaling.Apply(testLogits, 1);
             var testScores = TemperatureScaling.Apply(testLogits, temperature);
-            // Labels get distinct seeds so their resamples are not the same draws; still all fixed by options.Seed.
-            ulong seed = options.Seed + (ulong)label * 1_000_003UL;
-            var auroc = bootstrap.Interval(idx => LabelStat(test, label, idx, BinaryCurves.Auroc), options.BootstrapResamples, seed, options.Level);
-            var ap = bootstrap.Interval(idx => LabelStat(test, label, idx, BinaryCurves.AveragePrecision), options.BootstrapResamples, seed, options.Level);
             var points = options.OperatingRules.Select(r => OperatingPoints.Choose(r, valScores, valTargets, testScores, testTargets)).ToArray();
             var calibration = new CalibrationSummary(temperature,
                 Calibration.Reliability(testRaw, testTargets, options.CalibrationBins, BinScheme.EqualWidth),
@@ -67,32 +74,34 @@ public static class MedicalEvaluation
                 Calibration.Reliability(testRaw, testTargets, options.CalibrationBins, BinScheme.EqualMass),
                 Calibration.Reliability(testScores, testTargets, options.CalibrationBins, BinScheme.EqualMass));
             long positives = testTargets.Count(t => t);
-            labels[l] = new LabelEvaluation(test.Labels[l], positives, testTargets.Length - positives, auroc, ap,
-                BinaryCurves.RocCurve(testRaw, testTargets), points, calibration);
+            labels[l] = new LabelEvaluation(test.Labels[l], positives, testTargets.Length - positives, intervals[l], intervals[k + l],
+                RocOnProbabilities(testLogits, testTargets), points, calibration);
         }
-        var macroAuroc = bootstrap.Interval(idx => Macro(test, idx, BinaryCurves.Auroc), options.BootstrapResamples, options.Seed, options.Level);
-        var macroAp = bootstrap.Interval(idx => Macro(test, idx, BinaryCurves.AveragePrecision), options.BootstrapResamples, options.Seed, options.Level);
-        return new MedicalEvaluationReport(labels, macroAuroc, macroAp, test.Count, bootstrap.PatientCount, options);
+        return new MedicalEvaluationReport(labels, intervals[2 * k], intervals[2 * k + 1], test.Count, bootstrap.PatientCount, options);
     }
 
-    delegate double Metric(ReadOnlySpan<float> scores, ReadOnlySpan<bool> targets);
+    /// <summary>
+    /// The ROC curve ranked on the logits (as the AUROC is: float sigmoids saturate and would invent ties) with its
+    /// thresholds mapped to probabilities sigmoid(z).
+    /// </summary>
+    static RocPoint[] RocOnProbabilities(float[] logits, bool[] targets) =>
+        [.. BinaryCurves.RocCurve(logits, targets).Select(p => double.IsPositiveInfinity(p.Threshold) ? p : p with { Threshold = TemperatureScaling.Sigmoid(p.Threshold) })];
 
-    // Ranking metrics are invariant to the monotone sigmoid, so they are computed on the logits directly.
-    static double LabelStat(EvaluationSet set, int label, int[] images, Metric metric)
+    /// <summary>[AUROC per label, AP per label, macro AUROC, macro AP] of the resample <paramref name="images"/>.</summary>
+    static double[] Statistics(int[] images, int imageCount, int[][] imagesOf, WeightedRanking[] rankings)
     {
-        var (logits, targets) = set.Column(label, images);
-        return metric(logits, targets);
-    }
-
-    static double Macro(EvaluationSet set, int[] images, Metric metric)
-    {
-        double sum = 0;
-        int defined = 0;
-        for (int l = 0; l < set.LabelCount; l++)
+        var drawn = new int[imageCount];
+        foreach (var i in images) drawn[i]++;
+        int k = rankings.Length;
+        var result = new double[2 * k + 2];
+        for (int l = 0; l < k; l++)
         {
-            double v = LabelStat(set, l, images, metric);
-            if (!double.IsNaN(v)) { sum += v; defined++; }
+            var weights = new int[imagesOf[l].Length];
+            for (int j = 0; j < weights.Length; j++) weights[j] = drawn[imagesOf[l][j]];
+            (result[l], result[k + l]) = rankings[l].Compute(weights);
         }
-        return defined == 0 ? double.NaN : sum / defined;
+        result[2 * k] = Training.MultiLabelMetrics.NanMean(result.Take(k));
+        result[2 * k + 1] = Training.MultiLabelMetrics.NanMean(result.Skip(k).Take(k));
+        return result;
     }
 }

@@ -62,22 +62,39 @@ public sealed class PatientBootstrap
     public BootstrapInterval Interval(Func<int[], double> statistic, int resamples = 2000, ulong seed = 0, double level = 0.95)
     {
         ArgumentNullException.ThrowIfNull(statistic);
+        return Intervals(idx => [statistic(idx)], resamples, seed, level)[0];
+    }
+
+    /// <summary>
+    /// Intervals of several statistics computed on the same resamples (paired: e.g. every label's AUROC and the macro
+    /// mean from one draw of patients). <paramref name="statistics"/> returns the same number of values on every call.
+    /// </summary>
+    public BootstrapInterval[] Intervals(Func<int[], double[]> statistics, int resamples = 2000, ulong seed = 0, double level = 0.95)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(resamples);
         if (!(level > 0 && level < 1)) throw new ArgumentOutOfRangeException(nameof(level), $"Level {level} is outside (0,1).");
         var all = new int[ImageCount];
         for (int i = 0; i < all.Length; i++) all[i] = i;
-        double point = statistic(all);
+        double[] point = statistics(all);
         var rng = new SeededRng(seed);
-        var values = new List<double>(resamples);
-        int undefined = 0;
+        var values = point.Select(_ => new List<double>(resamples)).ToArray();
+        var undefined = new int[point.Length];
         for (int b = 0; b < resamples; b++)
         {
-            double v = statistic(Resample(rng));
-            if (double.IsNaN(v)) undefined++; else values.Add(v);
+            var v = statistics(Resample(rng));
+            if (v.Length != point.Length) throw new InvalidOperationException($"The statistics returned {v.Length} values, then {point.Length}.");
+            for (int s = 0; s < v.Length; s++)
+                if (double.IsNaN(v[s])) undefined[s]++; else values[s].Add(v[s]);
         }
-        values.Sort();
         double alpha = (1 - level) / 2;
-        return new BootstrapInterval(point, Percentile(values, alpha), Percentile(values, 1 - alpha), level, resamples, undefined);
+        var result = new BootstrapInterval[point.Length];
+        for (int s = 0; s < point.Length; s++)
+        {
+            values[s].Sort();
+            result[s] = new BootstrapInterval(point[s], Percentile(values[s], alpha), Percentile(values[s], 1 - alpha), level, resamples, undefined[s]);
+        }
+        return result;
     }
 
     /// <summary>Linear interpolation between the order statistics of a sorted list, q in [0,1].</summary>

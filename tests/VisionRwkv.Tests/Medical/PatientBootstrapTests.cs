@@ -80,3 +80,39 @@ public class PatientBootstrapTests
         Assert.Equal(1.0, ci.Lower);
     }
 }
+
+public class WeightedRankingTests
+{
+    [Fact]
+    public void The_one_pass_weighted_metrics_equal_the_sorting_reference_on_expanded_resamples()
+    {
+        // Scores on a coarse grid (many ties); several images per patient.
+        var rng = new SeededRng(21);
+        int n = 400;
+        var scores = new float[n];
+        var targets = new bool[n];
+        var patients = new string[n];
+        for (int i = 0; i < n; i++)
+        {
+            targets[i] = rng.Chance(0.1);
+            scores[i] = (float)Math.Round((targets[i] ? 1 : 0) + rng.NextGaussian(), 1);
+            patients[i] = $"p{i / 3}";
+        }
+        var ranking = new WeightedRanking(scores, targets);
+        var boot = new PatientBootstrap(patients);
+        var ones = Enumerable.Repeat(1, n).ToArray();
+        Assert.Equal(BinaryCurves.Auroc(scores, targets), ranking.Compute(ones).Auroc, 12);
+        Assert.Equal(BinaryCurves.AveragePrecision(scores, targets), ranking.Compute(ones).AveragePrecision, 12);
+        for (int b = 0; b < 50; b++)
+        {
+            var idx = boot.Resample(rng);
+            var weights = new int[n];
+            foreach (var i in idx) weights[i]++;
+            var (auroc, ap) = ranking.Compute(weights);
+            var s = idx.Select(i => scores[i]).ToArray();
+            var y = idx.Select(i => targets[i]).ToArray();
+            Assert.Equal(BinaryCurves.Auroc(s, y), auroc, 12);
+            Assert.Equal(BinaryCurves.AveragePrecision(s, y), ap, 12);
+        }
+    }
+}
