@@ -67,6 +67,38 @@ public class MedicalEvaluationTests
     }
 
     [Fact]
+    public void The_operating_point_counts_can_be_recomputed_from_predictions_csv()
+    {
+        var validation = Synthetic(200, 3);
+        var test = Synthetic(200, 4);
+        var report = MedicalEvaluation.Evaluate(validation, test, new MedicalEvaluationOptions { BootstrapResamples = 20 });
+        var dir = Path.Combine(Path.GetTempPath(), "rwkv-medical-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            var path = Path.Combine(dir, "predictions.csv");
+            PredictionsCsv.Write(path, test, report.Temperatures);
+            var (header, rows) = CsvFiles.Read(path);
+            Assert.Equal(test.Count, rows.Count);
+            for (int l = 0; l < LabelNames.Length; l++)
+            {
+                int targetCol = Array.IndexOf(header, LabelNames[l] + "_target"), scoreCol = Array.IndexOf(header, LabelNames[l] + "_score");
+                var kept = rows.Where(r => r.Cells[targetCol].Length > 0).ToArray();
+                var scores = kept.Select(r => float.Parse(r.Cells[scoreCol], CultureInfo.InvariantCulture)).ToArray();
+                var targets = kept.Select(r => r.Cells[targetCol] == "1").ToArray();
+                foreach (var op in report.Labels[l].OperatingPoints)
+                    Assert.Equal(op.Test, BinaryCurves.Confusion(scores, targets, op.Threshold));
+                var raw = kept.Select(r => float.Parse(r.Cells[scoreCol + 1], CultureInfo.InvariantCulture)).ToArray();
+                Assert.Equal(report.Labels[l].Auroc.Point, BinaryCurves.Auroc(raw, targets), 9);
+            }
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Predictions_csv_holds_ids_targets_and_scaled_and_raw_scores()
     {
         var set = new EvaluationSet(["img,1", "img2"], ["p1", "p2"], ["A", "B"],
