@@ -101,3 +101,38 @@ public sealed class ChestXrayTests : IDisposable
         Assert.Contains("Edema", e.Message);
     }
 }
+
+public sealed class MimicCxrTests : IDisposable
+{
+    private readonly TempDir dir = new();
+
+    public void Dispose() => dir.Dispose();
+
+    [Fact]
+    public void Mimic_images_take_their_study_labels_and_subject_as_patient()
+    {
+        File.WriteAllText(dir.File("mimic/mimic-cxr-2.0.0-chexpert.csv"),
+            "subject_id,study_id,Atelectasis,Cardiomegaly,Consolidation,Edema,Enlarged Cardiomediastinum,Fracture,Lung Lesion,Lung Opacity,No Finding,Pleural Effusion,Pleural Other,Pneumonia,Pneumothorax,Support Devices\n" +
+            "10000032,50414267,,1.0,,-1.0,,,,,,0.0,,,,\n" +
+            "10000764,57375967,1.0,,,,,,,,,,,,,\n");
+        File.WriteAllText(dir.File("mimic/mimic-cxr-2.0.0-metadata.csv"),
+            "dicom_id,subject_id,study_id,PerformedProcedureStepDescription,ViewPosition,Rows,Columns\n" +
+            "02aa804e,10000032,50414267,CHEST (PA AND LAT),PA,3056,2544\n" +
+            "174413ec,10000032,50414267,CHEST (PA AND LAT),LATERAL,3056,2544\n" +
+            "096052b7,10000764,57375967,CHEST (PORTABLE AP),AP,3056,2544\n" +
+            "ffffffff,10000764,59999999,CHEST (PORTABLE AP),AP,3056,2544\n");
+        foreach (var f in new[] { "p10/p10000032/s50414267/02aa804e.jpg", "p10/p10000032/s50414267/174413ec.jpg", "p10/p10000764/s57375967/096052b7.jpg" })
+            TestFiles.EncodeGray(4, 4, (x, y) => 90, dir.File("mimic/files/" + f), SKEncodedImageFormat.Jpeg);
+        var ds = MimicCxrJpg.Read(dir.File("mimic"), UncertaintyPolicy.Ignore, CheXpert.CompetitionTasks, views: new HashSet<string> { "PA", "AP" });
+        Assert.Equal(["02aa804e", "096052b7"], ds.Items.Select(i => i.ImageId));
+        Assert.Equal([0f, 1f, 0f, float.NaN, 0f], ds.TargetsOf(0));
+        Assert.Equal([1f, 0f, 0f, 0f, 0f], ds.TargetsOf(1));
+        Assert.Equal("10000032", ds.GroupOf(0));
+        Assert.Single(ds.Missing); // the study without labels
+        Assert.Contains("59999999", ds.Missing[0], StringComparison.Ordinal);
+        var all = MimicCxrJpg.Read(dir.File("mimic"), UncertaintyPolicy.Ones, CheXpert.CompetitionTasks);
+        Assert.Equal(3, all.Count);
+        Assert.Equal(all.GroupOf(0), all.GroupOf(1));
+        Assert.Equal(1f, all.TargetsOf(0)[3]);
+    }
+}

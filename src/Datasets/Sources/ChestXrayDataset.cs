@@ -208,7 +208,7 @@ public static partial class CheXpert
         return new ChestXrayDataset(new ClassMap(labels), items, missing);
     }
 
-    private static float Target(string cell, UncertaintyPolicy policy, bool blankAsNegative, string csvPath, int line, string label)
+    internal static float Target(string cell, UncertaintyPolicy policy, bool blankAsNegative, string csvPath, int line, string label)
     {
         var s = cell.Trim();
         if (s.Length == 0) return blankAsNegative ? 0 : float.NaN;
@@ -238,4 +238,65 @@ public static partial class CheXpert
 
     [GeneratedRegex(@"patient\d+")]
     private static partial Regex PatientSegment();
+}
+
+/// <summary>
+/// MIMIC-CXR-JPG as published: <c>mimic-cxr-2.0.0-chexpert.csv</c> (labels per study: <c>subject_id</c>, <c>study_id</c>,
+/// the 14 CheXpert observations as 1/0/-1/blank) joined on study with <c>mimic-cxr-2.0.0-metadata.csv</c> (one row per
+/// image: <c>dicom_id</c>, <c>subject_id</c>, <c>study_id</c>, <c>ViewPosition</c>). Images live at
+/// <c>files/pXX/pSUBJECT/sSTUDY/DICOM_ID.jpg</c>, XX being the subject's first two digits. The patient is the subject.
+/// </summary>
+public static class MimicCxrJpg
+{
+    /// <param name="dir">The release folder (holding the two CSVs and files/).</param>
+    /// <param name="policy">What an uncertain (-1) label becomes.</param>
+    /// <param name="labels">Observations to read (default: all 14).</param>
+    /// <param name="views">Keep only these ViewPosition values (e.g. PA, AP); null keeps every image.</param>
+    /// <param name="blankAsNegative">As in <see cref="CheXpert.Read"/>.</param>
+    public static ChestXrayDataset Read(string dir, UncertaintyPolicy policy, IReadOnlyList<string>? labels = null,
+        IReadOnlySet<string>? views = null, bool blankAsNegative = true)
+    {
+        ArgumentNullException.ThrowIfNull(dir);
+        labels ??= CheXpert.Observations;
+        var labelCsv = Path.Combine(dir, "mimic-cxr-2.0.0-chexpert.csv");
+        var metaCsv = Path.Combine(dir, "mimic-cxr-2.0.0-metadata.csv");
+        var (lh, lrows) = CsvFiles.Read(labelCsv);
+        int Col(string[] header, string name, string file)
+        {
+            int c = Array.IndexOf(header, name);
+            return c >= 0 ? c : throw new InvalidDataException($"{file}: no '{name}' column (header: {string.Join(",", header)}).");
+        }
+        int lSubject = Col(lh, "subject_id", labelCsv), lStudy = Col(lh, "study_id", labelCsv);
+        var cols = labels.Select(l => Col(lh, l, labelCsv)).ToArray();
+        var byStudy = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        foreach (var (line, cells) in lrows)
+        {
+            var study = cells[lStudy].Trim();
+            var targets = new float[cols.Length];
+            for (int k = 0; k < cols.Length; k++)
+                targets[k] = CheXpert.Target(cells[cols[k]], policy, blankAsNegative, labelCsv, line, labels[k]);
+            if (!byStudy.TryAdd(study, targets))
+                throw new InvalidDataException($"{labelCsv}:{line}: study {study} is listed twice.");
+        }
+        var (mh, mrows) = CsvFiles.Read(metaCsv);
+        int mDicom = Col(mh, "dicom_id", metaCsv), mSubject = Col(mh, "subject_id", metaCsv), mStudy = Col(mh, "study_id", metaCsv);
+        int mView = views is null ? -1 : Col(mh, "ViewPosition", metaCsv);
+        var items = new List<ChestXrayItem>();
+        var missing = new List<string>();
+        foreach (var (line, cells) in mrows)
+        {
+            if (mView >= 0 && !views!.Contains(cells[mView].Trim())) continue;
+            string dicom = cells[mDicom].Trim(), subject = cells[mSubject].Trim(), study = cells[mStudy].Trim();
+            if (subject.Length < 2) throw new InvalidDataException($"{metaCsv}:{line}: subject_id '{subject}' is too short.");
+            if (!byStudy.TryGetValue(study, out var targets))
+            {
+                missing.Add($"{metaCsv}:{line}: study {study} has no row in {Path.GetFileName(labelCsv)}");
+                continue;
+            }
+            var path = Path.Combine(dir, "files", "p" + subject[..2], "p" + subject, "s" + study, dicom + ".jpg");
+            if (File.Exists(path)) items.Add(new ChestXrayItem(Path.GetFullPath(path), dicom, subject, (float[])targets.Clone()));
+            else missing.Add($"{metaCsv}:{line}: image {path} not found");
+        }
+        return new ChestXrayDataset(new ClassMap(labels), items, missing);
+    }
 }
