@@ -114,6 +114,17 @@ if ! command -v identify >/dev/null 2>&1; then
   fi
 fi
 
+# 4a'. scikit-learn, the reference the Medical metric tests compare AUROC, AP, ROC points and confusion counts with
+#      (optional: those tests skip with a message without it). Debian's package installs into /usr/bin/python3.
+if ! /usr/bin/python3 -c 'import sklearn.metrics' >/dev/null 2>&1 && ! python3 -c 'import sklearn.metrics' >/dev/null 2>&1; then
+  if is_root && have_apt; then
+    say "installing python3-sklearn (scikit-learn: the reference of the medical-evaluation metric tests)"
+    apt_install python3-sklearn || say "warning: python3-sklearn could not be installed; the scikit-learn comparison tests will be skipped"
+  else
+    say "warning: scikit-learn is missing; the scikit-learn comparison tests will be skipped (install python3-sklearn)"
+  fi
+fi
+
 # 4b. g++: the tests compile the CUDA kernels' source as C++ and run it on the CPU (they skip without it).
 if ! command -v g++ >/dev/null 2>&1; then
   if is_root && have_apt; then

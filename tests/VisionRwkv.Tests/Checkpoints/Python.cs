@@ -9,7 +9,12 @@ internal static class Python
     // find_spec locates torch without importing it (an import takes seconds, and this runs at test discovery).
     private static readonly Lazy<string?> WithTorch = new(() => Find("import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)"));
 
+    // scikit-learn is the reference of the Medical metric tests; Debian's python3-sklearn lands in /usr/bin/python3 only.
+    private static readonly Lazy<string?> WithSklearn = new(() => Find("import sklearn.metrics"));
+
     public static string? PlainExe => Plain.Value;
+
+    public static string? SklearnExe => WithSklearn.Value;
 
     public static string? TorchExe => WithTorch.Value;
 
@@ -68,5 +73,15 @@ internal sealed class PythonTorchFactAttribute : FactAttribute
     {
         if (Python.TorchExe is null)
             Skip = "no python3 with torch found (Debian: apt-get install python3-torch)";
+    }
+}
+
+/// <summary>A fact skipped, with the reason shown, when no python3 with scikit-learn is installed (apt install python3-sklearn).</summary>
+internal sealed class PythonSklearnFactAttribute : FactAttribute
+{
+    public PythonSklearnFactAttribute()
+    {
+        if (Python.SklearnExe is null)
+            Skip = "no python3 with scikit-learn found (Debian: apt-get install python3-sklearn)";
     }
 }
