@@ -119,7 +119,8 @@ public sealed class TextTrainingTests : IDisposable
         Assert.True(result.Result.Completed);
         var test = result.Test!;
         // Uniform guessing is 8 bits per byte; the sentence is fully predictable after a few characters of context.
-        Assert.True(test.BitsPerByte < 1.0, $"test bits/byte {test.BitsPerByte:F3}");
+        // The same run from the command line printed 0.082 here; 0.5 leaves room for other CPUs and thread counts.
+        Assert.True(test.BitsPerByte < 0.5, $"test bits/byte {test.BitsPerByte:F3}");
         Assert.True(result.Result.History[^1].TrainLoss < result.Result.History[0].TrainLoss);
         var metrics = File.ReadAllText(Path.Combine(result.Result.RunDirectory, "metrics.json"));
         Assert.Contains("\"test_bpb\"", metrics);
