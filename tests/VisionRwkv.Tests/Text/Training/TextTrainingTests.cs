@@ -8,6 +8,14 @@ using static TorchSharp.torch;
 
 namespace VisionRwkv.Tests.Text.Training;
 
+/// <summary>
+/// Runs alone: two runs compared weight for weight must draw their initial weights from torch's global generator
+/// without another test drawing from it in between (a parallel test made the resume test's runs start apart).
+/// </summary>
+[CollectionDefinition(nameof(TorchGeneratorCollection), DisableParallelization = true)]
+public sealed class TorchGeneratorCollection;
+
+[Collection(nameof(TorchGeneratorCollection))]
 public sealed class TextTrainingTests : IDisposable
 {
     private const string Sentence = "the quick brown fox jumps over the lazy dog. ";
