@@ -73,3 +73,25 @@ using (no_grad())
 var text = "The quick brown fox jumps over the lazy dog. In the beginning was the word.\n";
 var eval = TextEvaluation.Evaluate(model, tokenizer.Encode(text), predictedBytes: text.Length - 1);
 Console.WriteLine($"eval: {eval.CrossEntropy:F3} nats/token, {eval.BitsPerByte:F3} bits/byte, perplexity {eval.Perplexity:F2}");
+
+// ## 8. Training, through the library entry point the `rwkv text train` command calls: a few seconds on a repetitive
+//    text (the training engine: AdamW, cosine schedule, checkpoints, run folder with summary.csv and metrics.json).
+var runRoot = Directory.CreateTempSubdirectory("rwkv-notebook-text-");
+var trainText = Path.Combine(runRoot.FullName, "text.txt");
+File.WriteAllText(trainText, string.Concat(Enumerable.Repeat("The quick brown fox jumps over the lazy dog. ", 300)));
+var spec = new VisionRwkv.Text.Training.TextRunSpec
+{
+    Model = "rwkv4_byte_2x64", Data = trainText, SeqLen = 32, StepsPerEpoch = 15, ValTokens = 512,
+    Train = VisionRwkv.Text.Training.TextRunSpec.Defaults with { Epochs = 3, BatchSize = 4, LearningRate = 5e-3, WarmupSteps = 5 },
+};
+var run = VisionRwkv.Text.Training.TextRun.Train(spec, Path.Combine(runRoot.FullName, "run"), new VisionRwkv.Runs.RunOptions { WritePlots = false });
+foreach (var epoch in run.Result.History)
+    Console.WriteLine($"epoch {epoch.Epoch}: train loss {epoch.TrainLoss:F3}, validation bits/byte {epoch["val_bpb"]:F3}");
+Console.WriteLine($"held-out bits/byte {run.Test!.BitsPerByte:F3} after {run.Result.TrainSeconds:F1}s; model file {Path.GetFileName(run.ModelPath)}");
+var trained = TextModels.Load(run.ModelPath);
+using (var trainedModel = trained.Model)
+{
+    var sample = new TextGenerator(trainedModel, tokenizer).Complete("The quick", new SamplingOptions { Temperature = 0.5, Seed = 2, MaxTokens = 40 });
+    Console.WriteLine($"sample: The quick{sample}");
+}
+runRoot.Delete(recursive: true);

@@ -135,6 +135,17 @@ if ! command -v g++ >/dev/null 2>&1; then
   fi
 fi
 
+# 4c. The Debian fortune files, the corpus of the main text job (rwkv text train --data fortunes): real English
+#     prose, public, a few MB (optional: without them only that data spec fails, naming the packages).
+if [ ! -f /usr/share/games/fortunes/fortunes ]; then
+  if is_root && have_apt; then
+    say "installing fortunes and fortunes-min (the English fortune files: the corpus of the main text job, about 3 MB)"
+    apt_install fortunes fortunes-min || say "warning: fortunes could not be installed; 'rwkv text train --data fortunes' will not work"
+  else
+    say "warning: the fortune files are missing; 'rwkv text train --data fortunes' needs the packages fortunes and fortunes-min"
+  fi
+fi
+
 # 5. libjpeg-turbo's TurboJPEG: decodes JPEG photos about 1.5x faster than Skia's built-in decoder (optional;
 #    the decoder falls back to Skia without it).
 if ! ldconfig -p 2>/dev/null | grep 'libturbojpeg.so.0' >/dev/null; then  # no -q: an early exit would SIGPIPE ldconfig under pipefail

@@ -19,6 +19,6 @@ internal static class CommandCatalog
         yield return BenchCommand.Create(kernels);
         yield return ConvertCommand.Create();
         yield return DicomCommand.Create();
-        yield return Text.TextCommand.Create();
+        yield return Text.TextCommand.Create(kernels);
     }
 }

@@ -151,6 +151,7 @@ public sealed record TrainConfig
 /// <summary>Names of the metrics a run records: val_ or ema_ plus a task's short metric name.</summary>
 public static class MetricNames
 {
-    /// <summary>Losses are minimised, everything else maximised.</summary>
-    public static bool HigherIsBetter(string name) => !name.EndsWith("loss", StringComparison.Ordinal);
+    /// <summary>Losses and bits per byte are minimised, everything else maximised.</summary>
+    public static bool HigherIsBetter(string name) =>
+        !name.EndsWith("loss", StringComparison.Ordinal) && !name.EndsWith("bpb", StringComparison.Ordinal);
 }

@@ -8,12 +8,13 @@ namespace VisionRwkv.Cli.Commands.Text;
 /// <summary><c>rwkv text</c>: the causal language models (RWKV-4 and the GPT baseline).</summary>
 internal static class TextCommand
 {
-    public static Command Create()
+    public static Command Create(VisionRwkv.Runtime.KernelOptions kernels)
     {
         var command = new Command("text", "Causal language models: RWKV-4 (parallel and recurrent modes) and the GPT baseline.");
         command.Subcommands.Add(TextLogitsCommand.Create());
         command.Subcommands.Add(TextGenerateCommand.Create());
         command.Subcommands.Add(TextEvalCommand.Create());
+        command.Subcommands.Add(TextTrainCommand.Create(kernels));
         return command;
     }
 

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using VisionRwkv.Cli.Training;
+using VisionRwkv.Runs;
+using VisionRwkv.Runtime;
+using VisionRwkv.Text.Training;
+
+namespace VisionRwkv.Cli.Commands.Text;
+
+/// <summary><c>rwkv text train</c>: a language model on a text, through <see cref="TextRun"/> and the training engine.</summary>
+internal static class TextTrainCommand
+{
+    public static Command Create(KernelOptions kernels)
+    {
+        var config = new Option<FileInfo?>("--config", "-c") { Description = "YAML or JSON text run config (model, data, n_layer, n_embd, seq_len, steps_per_epoch, train: {...}); options below override it." };
+        var data = new Option<string?>("--data", "-d") { Description = "A UTF-8 text file (85/5/10 split by position), or 'fortunes' (the Debian fortune files, every 10th fortune held out). Default: fortunes." };
+        var model = new Option<string?>("--model", "-m") { Description = "A text model preset (rwkv4_... or gpt_...; see 'rwkv text logits --help'). Default: rwkv4_byte_2x64." };
+        var layers = new Option<int?>("--n-layer") { Description = "Blocks (overrides the preset)." };
+        var width = new Option<int?>("--n-embd") { Description = "Width (overrides the preset; RWKV channel mix 3.5x, GPT heads of 64)." };
+        var epochs = new Option<int?>("--epochs") { Description = "Number of epochs." };
+        var steps = new Option<int?>("--steps-per-epoch") { Description = "Batches of random windows per epoch." };
+        var batch = new Option<int?>("--batch-size", "-b") { Description = "Windows per batch." };
+        var seqLen = new Option<int?>("--seq-len") { Description = "Tokens per window." };
+        var lr = new Option<double?>("--lr") { Description = "Peak learning rate (AdamW, cosine with linear warm-up)." };
+        var seed = new Option<long?>("--seed") { Description = "Seed for initialisation and the windows drawn." };
+        var device = new Option<string>("--device") { Description = "cpu, cuda, or auto (cuda when available).", DefaultValueFactory = _ => "auto" };
+        var output = new Option<DirectoryInfo?>("--output", "-o") { Description = "Run folder (default: runs/<model>-<timestamp>)." };
+        var resume = new Option<DirectoryInfo?>("--resume") { Description = "Continue an interrupted run from its folder exactly where it stopped." };
+        var command = new Command("train", "Train a language model (RWKV-4 or the GPT baseline) on a text with the training engine: run folder, checkpoints, resume, plots.")
+        {
+            config, data, model, layers, width, epochs, steps, batch, seqLen, lr, seed, device, output, resume,
+        };
+        command.SetAction((parse, ct) =>
+        {
+            try
+            {
+                var options = new RunOptions { Log = Console.Out, Kernels = kernels };
+                var sw = Stopwatch.StartNew();
+                TextRunResult run;
+                if (parse.GetValue(resume) is { } resumeDir)
+                    run = ConsoleReporting.Run(reporter => TextRun.Resume(resumeDir.FullName, options with { Reporter = reporter }, ct));
+                else
+                {
+                    var spec = parse.GetValue(config) is { } file ? TextRunSpec.Load(file.FullName) : new TextRunSpec();
+                    var t = spec.Train;
+                    spec = spec with
+                    {
+                        Model = parse.GetValue(model) ?? spec.Model,
+                        Data = parse.GetValue(data) ?? spec.Data,
+                        NLayer = parse.GetValue(layers) ?? spec.NLayer,
+                        NEmbd = parse.GetValue(width) ?? spec.NEmbd,
+                        SeqLen = parse.GetValue(seqLen) ?? spec.SeqLen,
+                        StepsPerEpoch = parse.GetValue(steps) ?? spec.StepsPerEpoch,
+                        Train = t with
+                        {
+                            Epochs = parse.GetValue(epochs) ?? t.Epochs,
+                            BatchSize = parse.GetValue(batch) ?? t.BatchSize,
+                            LearningRate = parse.GetValue(lr) ?? t.LearningRate,
+                            Seed = parse.GetValue(seed) ?? t.Seed,
+                            Device = parse.GetValue(device)!,
+                        },
+                    };
+                    string runDir = parse.GetValue(output)?.FullName ?? Path.Combine("runs", $"{spec.Model}-{DateTime.Now:yyyyMMdd-HHmmss}");
+                    run = ConsoleReporting.Run(reporter => TextRun.Train(spec, runDir, options with { Reporter = reporter }, ct));
+                }
+                var result = run.Result;
+                var inv = CultureInfo.InvariantCulture;
+                if (run.Test is { } test)
+                    Console.WriteLine(string.Create(inv, $"{result.TestSplit} bits/byte {test.BitsPerByte:F4}  cross-entropy {test.Loss:F4} nats/token  ({test.Tokens:N0} tokens, {test.Bytes:N0} bytes, best epoch {result.BestEpoch})"));
+                Console.WriteLine(string.Create(inv, $"trained {result.EpochsCompleted} epochs in {result.TrainSeconds:F0}s (wall {sw.Elapsed.TotalSeconds:F0}s), {run.Parameters / 1e6:F2}M params"));
+                Console.WriteLine($"run folder: {result.RunDirectory}");
+                if (result.Completed) Console.WriteLine($"model: {run.ModelPath}");
+                return Task.FromResult(result.Completed ? 0 : 130);
+            }
+            catch (Exception e) when (TextCommand.IsUserError(e))
+            {
+                return Task.FromResult(TextCommand.Fail("train", e.Message));
+            }
+        });
+        return command;
+    }
+}
