@@ -5,6 +5,7 @@
 #:property TreatWarningsAsErrors=false
 #:property JsonSerializerIsReflectionEnabledByDefault=true
 using SkiaSharp;
+using VisionRwkv.Training;
 using VisionRwkv.Runs;
 
 // ## 1. A tiny image folder: one sub-folder per class (stripes, rings, checks), 24 images each.

@@ -3,6 +3,7 @@
 // token at a time with a fixed-size state (generation). The GPT baseline has the same surface with a KV cache.
 #:project ../src/VisionRwkv/VisionRwkv.csproj
 #:property TreatWarningsAsErrors=false
+using VisionRwkv.Training;
 using VisionRwkv.Text;
 using VisionRwkv.Text.Generation;
 using VisionRwkv.Text.Tokenizers;
@@ -84,7 +85,7 @@ var spec = new VisionRwkv.Text.Training.TextRunSpec
     Model = "rwkv4_byte_2x64", Data = trainText, SeqLen = 32, StepsPerEpoch = 15, ValTokens = 512,
     Train = VisionRwkv.Text.Training.TextRunSpec.Defaults with { Epochs = 3, BatchSize = 4, LearningRate = 5e-3, WarmupSteps = 5 },
 };
-var run = VisionRwkv.Text.Training.TextRun.Train(spec, Path.Combine(runRoot.FullName, "run"), new VisionRwkv.Runs.RunOptions { WritePlots = false });
+var run = VisionRwkv.Text.Training.TextRun.Train(spec, Path.Combine(runRoot.FullName, "run"), new RunOptions { WritePlots = false });
 foreach (var epoch in run.Result.History)
     Console.WriteLine($"epoch {epoch.Epoch}: train loss {epoch.TrainLoss:F3}, validation bits/byte {epoch["val_bpb"]:F3}");
 Console.WriteLine($"held-out bits/byte {run.Test!.BitsPerByte:F3} after {run.Result.TrainSeconds:F1}s; model file {Path.GetFileName(run.ModelPath)}");

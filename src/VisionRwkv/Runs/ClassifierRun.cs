@@ -11,19 +11,6 @@ using static TorchSharp.torch;
 
 namespace VisionRwkv.Runs;
 
-/// <summary>Things a run needs that are not part of its spec: where progress and notes go, and a cancellation token.</summary>
-public sealed record RunOptions
-{
-    /// <summary>Progress of the training loop (progress bars, log lines); none when null.</summary>
-    public ITrainingReporter? Reporter { get; init; }
-    /// <summary>One-line notes about the run (model, data, weights loaded); none when null.</summary>
-    public TextWriter? Log { get; init; }
-    /// <summary>Draw the PNG plots at the end.</summary>
-    public bool WritePlots { get; init; } = true;
-    /// <summary>Which fused CUDA kernels may run.</summary>
-    public KernelOptions Kernels { get; init; } = KernelOptions.Default;
-}
-
 /// <summary>What a finished (or stopped) classifier run produced, with what the data layer skipped.</summary>
 /// <param name="Result">The trainer's outcome.</param>
 /// <param name="Splits">The data it trained and was tested on.</param>
@@ -51,7 +38,7 @@ public static class ClassifierRun
         options ??= new RunOptions();
         if (File.Exists(Path.Combine(runDirectory, "run.json")))
             throw new IOException($"{runDirectory}: already holds a run (run.json); resume it with --resume or choose another folder");
-        spec = spec with { Train = spec.Train with { Device = ResolveDevice(spec.Train.Device) } };
+        spec = spec with { Train = spec.Train with { Device = Devices.Resolve(spec.Train.Device) } };
         return Run(spec, runDirectory, resume: false, options, cancellationToken);
     }
 
@@ -63,15 +50,6 @@ public static class ClassifierRun
             throw new FileNotFoundException($"{runJson}: not a run folder of 'rwkv train' (run.json missing)");
         return Run(RunSpec.Load(runJson), runDirectory, resume: true, options ?? new RunOptions(), cancellationToken);
     }
-
-    /// <summary>"auto" becomes cuda when TorchSharp finds a CUDA LibTorch, else cpu; "cuda" without one is an error.</summary>
-    public static string ResolveDevice(string requested) => requested switch
-    {
-        "auto" => cuda.is_available() ? "cuda" : "cpu",
-        _ when requested.StartsWith("cuda", StringComparison.Ordinal) && !cuda.is_available() =>
-            throw new InvalidOperationException($"device {requested}: TorchSharp found no CUDA LibTorch on this machine"),
-        _ => requested,
-    };
 
     /// <summary>The train and eval loaders of a spec over its splits, in the model's preprocessing.</summary>
     public static TrainingData Loaders(RunSpec spec, DataSplits splits, Datasets.DataConfig data)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using VisionRwkv.Training;
 using VisionRwkv.Cli.Training;
 using VisionRwkv.Runs;
 using VisionRwkv.Runtime;

@@ -1,7 +1,7 @@
 using TorchSharp;
 using VisionRwkv.Common;
-using VisionRwkv.Runs;
 using VisionRwkv.Text.Tokenizers;
+using VisionRwkv.Runtime;
 using VisionRwkv.Training;
 using static TorchSharp.torch;
 
@@ -42,7 +42,7 @@ public static class TextRun
         var t = spec.Train;
         if (!t.BestMetric.EndsWith("loss", StringComparison.Ordinal) && !t.BestMetric.EndsWith("bpb", StringComparison.Ordinal))
             t = t with { BestMetric = "val_loss" };
-        spec = spec with { Train = t with { Device = ClassifierRun.ResolveDevice(t.Device), LabelSmoothing = 0 } };
+        spec = spec with { Train = t with { Device = Devices.Resolve(t.Device), LabelSmoothing = 0 } };
         return Run(spec, runDirectory, resume: false, options ?? new RunOptions(), cancellationToken);
     }
 
