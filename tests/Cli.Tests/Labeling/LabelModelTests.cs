@@ -6,7 +6,7 @@ using static TorchSharp.torch;
 
 namespace VisionRwkv.Cli.Tests.Labeling;
 
-/// <summary>The two ways MODEL is opened today: a run folder (through the CLI's TrainedModel) and a checkpoint + names.</summary>
+/// <summary>The two ways MODEL is opened today: a run folder (through the library's TrainedClassifier) and a checkpoint + names.</summary>
 public sealed class LabelModelTests : IDisposable
 {
     private readonly string root = Path.Combine(Path.GetTempPath(), $"rwkv-label-model-{Guid.NewGuid():N}");
