@@ -46,9 +46,16 @@ public class TextCommandTests
     [Fact]
     public void Text_generate_is_repeatable_with_a_seed_and_text_eval_prints_bits_per_byte()
     {
-        string[] args = ["text", "generate", "--model", "rwkv4_byte_2x64", "--prompt", "Hello", "--max-tokens", "20", "--seed", "3", "--temperature", "0.7"];
+        // The weights come from one file: a preset name would draw fresh random weights from torch's global generator
+        // on every call, which other tests running in parallel also draw from. --seed fixes the sampling.
+        var weights = Path.Combine(Path.GetTempPath(), $"rwkv-text-{Guid.NewGuid():N}.safetensors");
+        var preset = VisionRwkv.Text.TextModels.Create("rwkv4_byte_2x64");
+        VisionRwkv.Text.TextModels.Save(preset, weights);
+        preset.Module.Dispose();
+        string[] args = ["text", "generate", "--model", weights, "--prompt", "Hello", "--max-tokens", "20", "--seed", "3", "--temperature", "0.7"];
         var (code1, out1) = CliRunner.Run(args);
         var (code2, out2) = CliRunner.Run(args);
+        File.Delete(weights);
         Assert.True(code1 == 0 && code2 == 0, out1);
         Assert.Equal(out1, out2.Replace(Timing(out2), Timing(out1), StringComparison.Ordinal));
         Assert.Contains("20 new tokens", out1);
@@ -74,10 +81,15 @@ public class TextCommandTests
         var dir = Directory.CreateTempSubdirectory("rwkv-text-cli-");
         try
         {
+            // One weights file for all three calls (a preset name would draw fresh weights from the global generator).
+            var weights = Path.Combine(dir.FullName, "weights.safetensors");
+            var preset = VisionRwkv.Text.TextModels.Create("rwkv4_byte_2x64");
+            VisionRwkv.Text.TextModels.Save(preset, weights);
+            preset.Module.Dispose();
             var state = Path.Combine(dir.FullName, "prefix.safetensors");
-            var (code, output) = CliRunner.Run(["text", "logits", "--model", "rwkv4_byte_2x64", "--text", "Hello wor", "--out", state]);
+            var (code, output) = CliRunner.Run(["text", "logits", "--model", weights, "--text", "Hello wor", "--out", state]);
             Assert.True(code == 0, output);
-            string[] common = ["--model", "rwkv4_byte_2x64", "--max-tokens", "12", "--temperature", "0"];
+            string[] common = ["--model", weights, "--max-tokens", "12", "--temperature", "0"];
             var (c1, whole) = CliRunner.Run(["text", "generate", .. common, "--prompt", "Hello world"]);
             var (c2, continued) = CliRunner.Run(["text", "generate", .. common, "--prompt", "ld", "--state", state]);
             Assert.True(c1 == 0 && c2 == 0, whole + continued);
