@@ -20,9 +20,6 @@ internal static class TrainCommand
         var freeze = new Option<bool?>("--freeze-backbone") { Description = "Train the head only (a linear probe)." };
         var backboneLr = new Option<double?>("--backbone-lr-scale") { Description = "Multiply the backbone's learning rate by this (fine-tuning; 1 = same as the head)." };
         var layerDecay = new Option<double?>("--layer-decay") { Description = "Layer-wise learning-rate decay (e.g. 0.75): block i of L gets decay^(L+1-(i+1))." };
-        var epochs = new Option<int?>("--epochs") { Description = "Number of epochs." };
-        var batch = new Option<int?>("--batch-size", "-b") { Description = "Batch size." };
-        var lr = new Option<double?>("--lr") { Description = "Peak learning rate (AdamW, cosine with linear warm-up)." };
         var wd = new Option<double?>("--weight-decay") { Description = "AdamW weight decay (not applied to norms, biases and 1-D parameters)." };
         var warmup = new Option<double?>("--warmup-epochs") { Description = "Linear warm-up length in epochs." };
         var smoothing = new Option<double?>("--label-smoothing") { Description = "Label smoothing for cross-entropy." };
@@ -33,35 +30,31 @@ internal static class TrainCommand
         var cutmix = new Option<double?>("--cutmix") { Description = "CutMix alpha (0 = off)." };
         var aa = new Option<string?>("--aa") { Description = "RandAugment policy, e.g. rand-m9-mstd0.5." };
         var multiLabel = new Option<bool?>("--multi-label") { Description = "Multi-label training (BCE with per-label positive weights) for manifest data." };
-        var seed = new Option<long?>("--seed") { Description = "Seed for initialisation, data order and augmentation." };
-        var device = new Option<string>("--device") { Description = "cpu, cuda, or auto (cuda when available).", DefaultValueFactory = _ => "auto" };
         var valFraction = new Option<double?>("--val-fraction") { Description = "Fraction of the training data held out for validation." };
         var limit = new Option<int?>("--limit-train") { Description = "Train on a stratified subset of this many images (quick runs)." };
         var threads = new Option<int?>("--threads") { Description = "Data-loading threads." };
-        var output = new Option<DirectoryInfo?>("--output", "-o") { Description = "Run folder (default: runs/<model>-<timestamp>)." };
-        var resume = new Option<DirectoryInfo?>("--resume") { Description = "Continue an interrupted run from its folder exactly where it stopped." };
 
+        var engine = new EngineOptions("Batch size.", "Seed for initialisation, data order and augmentation.");
         var command = new Command("train", "Train an image classifier. With no options: vrwkv_mini_28 on Fashion-MNIST (the main job).")
         {
-            config, model, data, initFrom, freeze, backboneLr, layerDecay, epochs, batch, lr, wd, warmup, smoothing, clip, accum, ema,
-            mixup, cutmix, aa, multiLabel, seed, device, valFraction, limit, threads, output, resume,
+            config, model, data, initFrom, freeze, backboneLr, layerDecay, wd, warmup, smoothing, clip, accum, ema,
+            mixup, cutmix, aa, multiLabel, valFraction, limit, threads,
         };
+        foreach (var o in engine.All)
+            command.Options.Add(o);
         command.SetAction((parse, ct) =>
         {
             var options = new RunOptions { Log = Console.Out, Kernels = kernels };
             var sw = Stopwatch.StartNew();
             ClassifierRunResult run;
-            if (parse.GetValue(resume) is { } resumeDir)
+            if (parse.GetValue(engine.Resume) is { } resumeDir)
                 run = ConsoleReporting.Run(reporter => ClassifierRun.Resume(resumeDir.FullName, options with { Reporter = reporter }, ct));
             else
             {
                 var spec = parse.GetValue(config) is { } file ? RunSpec.Load(file.FullName) : new RunSpec();
                 var t = spec.Train;
-                t = t with
+                t = engine.Apply(parse, t) with
                 {
-                    Epochs = parse.GetValue(epochs) ?? t.Epochs,
-                    BatchSize = parse.GetValue(batch) ?? t.BatchSize,
-                    LearningRate = parse.GetValue(lr) ?? t.LearningRate,
                     WeightDecay = parse.GetValue(wd) ?? t.WeightDecay,
                     WarmupEpochs = parse.GetValue(warmup) ?? t.WarmupEpochs,
                     LabelSmoothing = parse.GetValue(smoothing) ?? t.LabelSmoothing,
@@ -69,11 +62,9 @@ internal static class TrainCommand
                     GradAccumSteps = parse.GetValue(accum) ?? t.GradAccumSteps,
                     Ema = parse.GetValue(ema) ?? t.Ema,
                     MultiLabel = parse.GetValue(multiLabel) ?? t.MultiLabel,
-                    Seed = parse.GetValue(seed) ?? t.Seed,
                     FreezeBackbone = parse.GetValue(freeze) ?? t.FreezeBackbone,
                     BackboneLrScale = parse.GetValue(backboneLr) ?? t.BackboneLrScale,
                     LayerDecay = parse.GetValue(layerDecay) ?? t.LayerDecay,
-                    Device = parse.GetValue(device)!,
                 };
                 if (t.MultiLabel && t.BestMetric == "val_top1") t = t with { BestMetric = "val_auroc" };
                 var a = spec.Augment;
@@ -93,7 +84,7 @@ internal static class TrainCommand
                     },
                     Train = t,
                 };
-                string runDir = parse.GetValue(output)?.FullName ?? Path.Combine("runs", $"{spec.Model}-{DateTime.Now:yyyyMMdd-HHmmss}");
+                string runDir = engine.RunDirectory(parse, spec.Model);
                 run = ConsoleReporting.Run(reporter => ClassifierRun.Train(spec, runDir, options with { Reporter = reporter }, ct));
             }
             var result = run.Result;

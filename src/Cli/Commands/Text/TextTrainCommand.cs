@@ -19,19 +19,15 @@ internal static class TextTrainCommand
         var model = new Option<string?>("--model", "-m") { Description = "A text model preset (rwkv4_... or gpt_...; see 'rwkv text logits --help'). Default: rwkv4_byte_2x64." };
         var layers = new Option<int?>("--n-layer") { Description = "Blocks (overrides the preset)." };
         var width = new Option<int?>("--n-embd") { Description = "Width (overrides the preset; RWKV channel mix 3.5x, GPT heads of 64)." };
-        var epochs = new Option<int?>("--epochs") { Description = "Number of epochs." };
         var steps = new Option<int?>("--steps-per-epoch") { Description = "Batches of random windows per epoch." };
-        var batch = new Option<int?>("--batch-size", "-b") { Description = "Windows per batch." };
         var seqLen = new Option<int?>("--seq-len") { Description = "Tokens per window." };
-        var lr = new Option<double?>("--lr") { Description = "Peak learning rate (AdamW, cosine with linear warm-up)." };
-        var seed = new Option<long?>("--seed") { Description = "Seed for initialisation and the windows drawn." };
-        var device = new Option<string>("--device") { Description = "cpu, cuda, or auto (cuda when available).", DefaultValueFactory = _ => "auto" };
-        var output = new Option<DirectoryInfo?>("--output", "-o") { Description = "Run folder (default: runs/<model>-<timestamp>)." };
-        var resume = new Option<DirectoryInfo?>("--resume") { Description = "Continue an interrupted run from its folder exactly where it stopped." };
+        var engine = new EngineOptions("Windows per batch.", "Seed for initialisation and the windows drawn.");
         var command = new Command("train", "Train a language model (RWKV-4 or the GPT baseline) on a text with the training engine: run folder, checkpoints, resume, plots.")
         {
-            config, data, model, layers, width, epochs, steps, batch, seqLen, lr, seed, device, output, resume,
+            config, data, model, layers, width, steps, seqLen,
         };
+        foreach (var o in engine.All)
+            command.Options.Add(o);
         command.SetAction((parse, ct) =>
         {
             try
@@ -39,7 +35,7 @@ internal static class TextTrainCommand
                 var options = new RunOptions { Log = Console.Out, Kernels = kernels };
                 var sw = Stopwatch.StartNew();
                 TextRunResult run;
-                if (parse.GetValue(resume) is { } resumeDir)
+                if (parse.GetValue(engine.Resume) is { } resumeDir)
                     run = ConsoleReporting.Run(reporter => TextRun.Resume(resumeDir.FullName, options with { Reporter = reporter }, ct));
                 else
                 {
@@ -53,16 +49,9 @@ internal static class TextTrainCommand
                         NEmbd = parse.GetValue(width) ?? spec.NEmbd,
                         SeqLen = parse.GetValue(seqLen) ?? spec.SeqLen,
                         StepsPerEpoch = parse.GetValue(steps) ?? spec.StepsPerEpoch,
-                        Train = t with
-                        {
-                            Epochs = parse.GetValue(epochs) ?? t.Epochs,
-                            BatchSize = parse.GetValue(batch) ?? t.BatchSize,
-                            LearningRate = parse.GetValue(lr) ?? t.LearningRate,
-                            Seed = parse.GetValue(seed) ?? t.Seed,
-                            Device = parse.GetValue(device)!,
-                        },
+                        Train = engine.Apply(parse, t),
                     };
-                    string runDir = parse.GetValue(output)?.FullName ?? Path.Combine("runs", $"{spec.Model}-{DateTime.Now:yyyyMMdd-HHmmss}");
+                    string runDir = engine.RunDirectory(parse, spec.Model);
                     run = ConsoleReporting.Run(reporter => TextRun.Train(spec, runDir, options with { Reporter = reporter }, ct));
                 }
                 var result = run.Result;
