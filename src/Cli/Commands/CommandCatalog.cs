@@ -20,5 +20,6 @@ internal static class CommandCatalog
         yield return ConvertCommand.Create();
         yield return DicomCommand.Create();
         yield return Text.TextCommand.Create(kernels);
+        yield return Detect.DetectCommand.Create(kernels);
     }
 }

@@ -101,3 +101,30 @@ public sealed class CocoDetectionDataset : IDetectionDataset
 
     public CocoDataset ToCoco() => Coco;
 }
+
+/// <summary>
+/// Unlabelled image files to detect objects in (what <c>rwkv detect predict</c> reads): image ids 1..N in the given
+/// order, the categories of the model that will look at them, no objects.
+/// </summary>
+public sealed class ImageFilesDetectionDataset(IReadOnlyList<string> files, IReadOnlyList<CocoCategory> categories) : IDetectionDataset
+{
+    private readonly IReadOnlyList<string> files = files ?? throw new ArgumentNullException(nameof(files));
+    private readonly IReadOnlyList<CocoCategory> categories = categories ?? throw new ArgumentNullException(nameof(categories));
+
+    public int Count => files.Count;
+
+    public IReadOnlyList<string> ClassNames => [.. categories.Select(c => c.Name)];
+
+    public string NameOf(int index) => files[index];
+
+    public long ImageIdOf(int index) => index + 1;
+
+    public long CategoryIdOf(int label) => categories[label].Id;
+
+    public IReadOnlyList<DetectionObject> ObjectsOf(int index) => [];
+
+    public ImageBuffer Load(int index, DecodeOptions options) => ImageDecoder.Decode(files[index], options with { MinShorterSide = 0 });
+
+    public CocoDataset ToCoco() => new(
+        [.. files.Select((f, i) => new CocoImage(i + 1, Path.GetFileName(f), 0, 0))], categories, []);
+}

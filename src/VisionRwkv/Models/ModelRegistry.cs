@@ -8,8 +8,11 @@ namespace VisionRwkv.Models;
 /// <summary>Named model presets, as timm's registry: create any classifier by name.</summary>
 public static class ModelRegistry
 {
-    /// <summary>A preset: its name, a line about it, a factory (class count, kernel choices) and its preprocessing.</summary>
-    public sealed record Entry(string Name, string Description, Func<int?, KernelOptions?, nn.Module<Tensor, Tensor>> Factory, DataConfig Data)
+    /// <summary>
+    /// A preset: its name, a line about it, a factory (class count, kernel choices), its preprocessing and, for
+    /// Vision-RWKV presets, the architecture (what a detector builds its backbone from).
+    /// </summary>
+    public sealed record Entry(string Name, string Description, Func<int?, KernelOptions?, nn.Module<Tensor, Tensor>> Factory, DataConfig Data, VrwkvConfig? Vrwkv = null)
     {
         /// <summary>The model with its preset class count, or <paramref name="numClasses"/>; every fused kernel allowed.</summary>
         public nn.Module<Tensor, Tensor> Create(int? numClasses = null, KernelOptions? kernels = null) => Factory(numClasses, kernels);
@@ -40,7 +43,7 @@ public static class ModelRegistry
 
     private static Entry Vrwkv(string name, string description, VrwkvConfig cfg) =>
         new(name, description, (n, kernels) => new VrwkvClassifier(
-            (n is int k ? cfg with { NumClasses = k } : cfg) with { Kernels = kernels ?? KernelOptions.Default }, name), cfg.Data);
+            (n is int k ? cfg with { NumClasses = k } : cfg) with { Kernels = kernels ?? KernelOptions.Default }, name), cfg.Data, cfg);
 
     private static Entry Vit(string name, string description, VitConfig cfg) =>
         new(name, description, (n, _) => new VisionTransformer(n is int k ? cfg with { NumClasses = k } : cfg, name), cfg.Data);
