@@ -29,7 +29,7 @@ public sealed record LoadReport(
     /// <summary>The file the weights came from.</summary>
     public string Source { get; init; } = "";
 
-    /// <summary>Keys left at the model's initialisation on purpose (a head whose shape differs in the checkpoint).</summary>
+    /// <summary>Keys left at the model's initialisation on purpose: a head whose shape differs in the checkpoint or that it lacks (a detector's neck and head from a classifier).</summary>
     public IReadOnlyList<string> Reinitialised { get; init; } = [];
 
     /// <summary>Keys loaded after resizing (position embeddings on another token grid).</summary>
@@ -49,7 +49,7 @@ public sealed record LoadReport(
         sb.Append("loaded ").Append(Loaded.Count).Append(" tensors");
         if (IsExact)
             return sb.Append(", all keys and shapes match").ToString();
-        Section(sb, "re-initialised (shape differs in the checkpoint)", Reinitialised);
+        Section(sb, "re-initialised (a head of another shape, or absent from the checkpoint)", Reinitialised);
         Section(sb, "resized", Resized.Select(r => r.ToString()).ToList());
         Section(sb, "adapted", Adapted.Select(r => r.ToString()).ToList());
         Section(sb, "missing in checkpoint", Missing);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using SkiaSharp;
 
@@ -20,26 +21,7 @@ public class DetectCommandTests
         Directory.CreateDirectory(root);
         try
         {
-            var config = Path.Combine(root, "tiny.yaml");
-            File.WriteAllText(config, $"""
-                model: vrwkv_mini_28
-                img_size: 64
-                in_channels: 1
-                patch_size: 8
-                embed_dims: 32
-                depth: 1
-                pyramid_scales: [2, 1]
-                pyramid_channels: 16
-                head_convs: 1
-                data: synthetic:{Path.Combine(root, "data")}
-                synthetic:
-                  train_images: 24
-                  val_images: 8
-                  test_images: 8
-                train:
-                  epochs: 2
-                  batch_size: 8
-                """);
+            var config = TinyConfig(root);
             var run = Path.Combine(root, "run");
             var (code, output) = CliRunner.Run(["detect", "train", "--config", config, "--epochs", "1", "-o", run]);
             Assert.True(code == 0, output);
@@ -89,5 +71,84 @@ public class DetectCommandTests
         {
             Directory.Delete(root, recursive: true);
         }
+    }
+
+    [SkippableFact]
+    public void Detect_eval_matches_pycocotools_on_the_files_it_wrote()
+    {
+        Assert.True(HaveFashionMnist, "Fashion-MNIST is missing: ./test.sh installs it (scripts/prereqs.sh)");
+        var (python, lib) = Pycocotools();
+        Skip.If(python is null, lib);
+        var root = Path.Combine(Path.GetTempPath(), $"rwkv-detect-coco-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(root);
+        try
+        {
+            var run = Path.Combine(root, "run");
+            var (code, output) = CliRunner.Run(["detect", "train", "--config", TinyConfig(root), "--epochs", "3", "-o", run]);
+            Assert.True(code == 0, output);
+            (code, output) = CliRunner.Run(["detect", "eval", run, "--split", "val", "--device", "cpu"]);
+            Assert.True(code == 0, output);
+            using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "eval-val", "coco_metrics.json")));
+            var gt = doc.RootElement.GetProperty("ground_truth").GetString()!;
+            var results = doc.RootElement.GetProperty("results").GetString()!;
+            Assert.True(doc.RootElement.GetProperty("detections").GetInt32() > 0, "nothing to compare: no detections");
+            var psi = new ProcessStartInfo(python!) { RedirectStandardOutput = true, RedirectStandardError = true };
+            var outPath = Path.Combine(root, "pycocotools.json");
+            foreach (var a in new[] { Path.Combine(GoldenCommandTests.RepoRoot(), "scripts", "pycocotools-eval.py"), gt, results, outPath })
+                psi.ArgumentList.Add(a);
+            psi.Environment["PYTHONPATH"] = lib;
+            using (var p = Process.Start(psi)!)
+            {
+                var err = p.StandardError.ReadToEndAsync();
+                p.StandardOutput.ReadToEnd();
+                p.WaitForExit();
+                Assert.True(p.ExitCode == 0, err.Result);
+            }
+            using var reference = JsonDocument.Parse(File.ReadAllText(outPath));
+            var stats = reference.RootElement.GetProperty("stats").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            for (var i = 0; i < 12; i++)
+                Assert.True(Math.Abs(stats[i] - doc.RootElement.GetProperty(CocoNames[i]).GetDouble()) <= 1e-4,
+                    $"{CocoNames[i]}: ours {doc.RootElement.GetProperty(CocoNames[i]).GetDouble()}, pycocotools {stats[i]}");
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    /// <summary>The interpreter and library folder scripts/build-pycocotools.sh leaves, or null and why not.</summary>
+    private static (string? Python, string Lib) Pycocotools()
+    {
+        var dir = Environment.GetEnvironmentVariable("PYCOCOTOOLS_DIR") ?? Path.Combine(
+            Environment.GetEnvironmentVariable("RWKV_CACHE") ?? Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME")
+                ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "rwkv"), "pycocotools");
+        var marker = Path.Combine(dir, "python");
+        return File.Exists(marker) ? (File.ReadAllText(marker).Trim(), Path.Combine(dir, "lib"))
+            : (null, $"pycocotools is not built in {dir} (scripts/build-pycocotools.sh)");
+    }
+
+    private static string TinyConfig(string root)
+    {
+        var config = Path.Combine(root, "tiny.yaml");
+        File.WriteAllText(config, $"""
+                model: vrwkv_mini_28
+                img_size: 64
+                in_channels: 1
+                patch_size: 8
+                embed_dims: 32
+                depth: 1
+                pyramid_scales: [2, 1]
+                pyramid_channels: 16
+                head_convs: 1
+                data: synthetic:{Path.Combine(root, "data")}
+                synthetic:
+                  train_images: 24
+                  val_images: 8
+                  test_images: 8
+                train:
+                  epochs: 2
+                  batch_size: 8
+                """);
+        return config;
     }
 }

@@ -207,3 +207,41 @@ public sealed class FcosTests
         Assert.True(last < first * 0.8, $"loss went from {first} to {last}");
     }
 }
+
+public sealed class DetectorInitFromTests
+{
+    [Fact]
+    public void A_classifier_checkpoint_initialises_the_backbone_and_leaves_the_neck_and_head_alone()
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(3);
+        var backbone = VrwkvConfig.Mini28;
+        using var classifier = new VrwkvClassifier(backbone);
+        var file = Path.Combine(Path.GetTempPath(), $"rwkv-cls-{Guid.NewGuid():N}.safetensors");
+        try
+        {
+            VisionRwkv.Checkpoints.SafeTensors.Write(file, classifier.state_dict());
+            // The detector sees 64x64 inputs: the 7x7 position grid must be resized to 16x16.
+            using var detector = new VrwkvDetector(new DetectorConfig
+            {
+                Backbone = backbone with { ImgHeight = 64, ImgWidth = 64, NumClasses = 0 },
+                NumClasses = 4, PyramidScales = [1, 0.5], PyramidChannels = 16, HeadConvs = 1,
+            });
+            var neckBefore = detector.state_dict()["neck.stages.0.1.weight"].clone();
+            var report = VisionRwkv.Checkpoints.WeightLoader.Load(detector, file, VisionRwkv.Checkpoints.WeightLoadOptions.FineTune);
+            var mine = detector.state_dict();
+            var theirs = classifier.state_dict();
+            foreach (var key in theirs.Keys.Where(k => k.StartsWith("backbone.", StringComparison.Ordinal) && k != "backbone.pos_embed"))
+                Assert.True(mine[key].equal(theirs[key]).item<bool>(), $"{key} did not load");
+            Assert.Equal(new long[] { 1, 256, 96 }, mine["backbone.pos_embed"].shape);
+            Assert.Contains(report.Resized, r => r.Key == "backbone.pos_embed");
+            Assert.Equal(["head.fc.bias", "head.fc.weight"], report.Unexpected.Order(StringComparer.Ordinal));
+            Assert.Contains("bbox_head.conv_cls.weight", report.Reinitialised);
+            Assert.True(mine["neck.stages.0.1.weight"].equal(neckBefore).item<bool>());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
