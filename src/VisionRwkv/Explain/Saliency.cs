@@ -34,7 +34,7 @@ public static class Saliency
             if (label < 0) label = TopLabel(module, x);
             return method switch
             {
-                SaliencyMethod.GradCam => GradCam.Map(model, x, label),
+                SaliencyMethod.GradCam => GradCam.Map(model, x, label, options),
                 SaliencyMethod.Wkv => WkvAttribution.Map(model, x, label, options),
                 SaliencyMethod.Occlusion => Occlusion.Map(model, x, label, options),
                 _ => throw new ArgumentOutOfRangeException(nameof(method), method, "unknown saliency method"),

@@ -29,6 +29,20 @@ public enum WkvWeighting
     Label,
 }
 
+/// <summary>What Grad-CAM differentiates.</summary>
+public enum GradCamTarget
+{
+    /// <summary>The raw logit z_label (Selvaraju et al.'s class score).</summary>
+    Logit,
+
+    /// <summary>
+    /// The label's log-odds: the logit itself for sigmoid (multi-label) models; for softmax models
+    /// z_label - logsumexp_{j≠label} z_j, the logit of p_label. What all classes share cancels, so the map shows why
+    /// this label and not the others; it does not vanish when p_label rounds to 1, as the gradient of p_label would.
+    /// </summary>
+    LogOdds,
+}
+
 /// <summary>Settings of the saliency methods; the defaults suit the registry's models.</summary>
 public sealed record SaliencyOptions
 {
@@ -43,6 +57,9 @@ public sealed record SaliencyOptions
 
     /// <summary>Occluded copies per forward pass.</summary>
     public int OcclusionBatch { get; init; } = 64;
+
+    /// <summary>What Grad-CAM differentiates.</summary>
+    public GradCamTarget GradCamTarget { get; init; } = GradCamTarget.Logit;
 
     /// <summary>Channel weighting of the WKV map.</summary>
     public WkvWeighting WkvWeighting { get; init; } = WkvWeighting.Label;

@@ -7,20 +7,24 @@ using static TorchSharp.torch;
 namespace VisionRwkv.Tests.Explain;
 
 /// <summary>
-/// A synthetic task whose evidence sits in a known patch: 32x32 gray images of noise with one bright 6x6 shape at a
-/// random place; the shape decides the class (0: a filled square, 1: a hollow square). A tiny Vision-RWKV (4x4
-/// patches → 8x8 tokens, 48 wide, 2 blocks) is trained on it for a few seconds, seeded, so the maps can be checked
-/// against the known evidence box.
+/// A synthetic task whose evidence sits in a known patch: 32x32 gray images of noise, class 0 with nothing else
+/// (the "no finding" class), classes 1 and 2 with one bright 8x8 shape at a random place whose texture decides the
+/// class (1: four horizontal stripes, 2: a filled square). As in the pointing game on real data, only images that
+/// contain evidence (classes 1 and 2) have a box to point at. (Tried first: two classes, horizontal against vertical
+/// stripes: one class became the model's default, the absence of the other's texture, and even occlusion found its
+/// evidence in only 50% of images; three classes with both orientations learned too slowly for a test, 81.7% after
+/// 250 steps.) A tiny Vision-RWKV (4x4 patches → 8x8 tokens, 32 wide, 2 blocks) is trained
+/// on it for seconds, seeded, so the maps can be checked against the known evidence box.
 /// </summary>
 public sealed class SyntheticEvidence : IDisposable
 {
-    public const int Size = 32, Shape = 6;
+    public const int Size = 32, Shape = 8;
 
     public static DataConfig Data { get; } = new(1, Size, Size, [0.3f], [0.3f], Interpolation.Bilinear, 1f);
 
     public static VrwkvConfig Config { get; } = new()
     {
-        ImgHeight = Size, ImgWidth = Size, PatchSize = 4, InChannels = 1, EmbedDims = 48, Depth = 2, NumClasses = 2,
+        ImgHeight = Size, ImgWidth = Size, PatchSize = 4, InChannels = 1, EmbedDims = 32, Depth = 2, NumClasses = 3,
         Data = Data,
     };
 
@@ -34,26 +38,30 @@ public sealed class SyntheticEvidence : IDisposable
 
     public int Steps { get; }
 
-    public SyntheticEvidence() : this(steps: 300, testImages: 60) { }
+    public double TrainingSeconds { get; }
 
-    public SyntheticEvidence(int steps, int testImages)
+    public SyntheticEvidence() : this(steps: 150, testImages: 60) { }
+
+    internal SyntheticEvidence(int steps, int testImages)
     {
         Steps = steps;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         torch.manual_seed(1234);
         Model = new VrwkvClassifier(Config, "synthetic");
         var rng = new Random(42);
-        using var optimizer = torch.optim.AdamW(Model.parameters(), lr: 3e-3, weight_decay: 0.01);
+        using var optimizer = torch.optim.AdamW(Model.parameters(), lr: 5e-3, weight_decay: 0.01);
         Model.train();
         for (int step = 0; step < steps; step++)
         {
             using var scope = NewDisposeScope();
-            var (x, y, _) = Batch(rng, 64);
+            var (x, y, _) = Batch(rng, 32);
             optimizer.zero_grad();
             var loss = nn.functional.cross_entropy(Model.call(x), tensor(y.Select(v => (long)v).ToArray()));
             loss.backward();
             optimizer.step();
         }
         Model.eval();
+        TrainingSeconds = clock.Elapsed.TotalSeconds;
         var test = Batch(new Random(7), testImages);
         Test = (test.Images.DetachFromDisposeScope(), test.Labels, test.Corners);
         using (no_grad())
@@ -72,7 +80,7 @@ public sealed class SyntheticEvidence : IDisposable
         var corners = new (int, int)[count];
         for (int n = 0; n < count; n++)
         {
-            int label = rng.Next(2), y0 = rng.Next(Size - Shape + 1), x0 = rng.Next(Size - Shape + 1);
+            int label = rng.Next(3), y0 = rng.Next(Size - Shape + 1), x0 = rng.Next(Size - Shape + 1);
             (labels[n], corners[n]) = (label, (y0, x0));
             var img = pixels.AsSpan(n * Size * Size, Size * Size);
             for (int i = 0; i < img.Length; i++)
@@ -80,8 +88,8 @@ public sealed class SyntheticEvidence : IDisposable
             for (int y = 0; y < Shape; y++)
                 for (int x = 0; x < Shape; x++)
                 {
-                    bool edge = y == 0 || x == 0 || y == Shape - 1 || x == Shape - 1;
-                    if (label == 0 || edge) img[(y0 + y) * Size + x0 + x] = 1f;
+                    bool stripe = label == 1 ? y % 2 == 0 : label == 2;
+                    if (stripe) img[(y0 + y) * Size + x0 + x] = 1f;
                 }
         }
         var images = (tensor(pixels, [count, 1, Size, Size]) - Data.Mean[0]) / Data.Std[0];
@@ -89,7 +97,7 @@ public sealed class SyntheticEvidence : IDisposable
     }
 
     /// <summary>
-    /// The pointing-game hit test: the peak lies in the shape's 6x6 box grown by 2 pixels (half a patch) on each side,
+    /// The pointing-game hit test: the peak lies in the texture's 8x8 box grown by 2 pixels (half a patch) on each side,
     /// the tolerance a map on a 4-pixel token grid needs (the pointing game's usual tolerance is 15 pixels at 224).
     /// </summary>
     public static bool Hit(float[,] map, (int Y, int X) corner)
