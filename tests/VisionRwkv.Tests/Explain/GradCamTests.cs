@@ -2,6 +2,7 @@ using VisionRwkv.Explain;
 using VisionRwkv.Layers;
 using VisionRwkv.Models;
 using VisionRwkv.Models.Vit;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Tests.Explain;
@@ -53,22 +54,35 @@ public sealed class GradCamTests
     [Fact]
     public void Grad_CAM_gradients_match_finite_differences_of_the_logit()
     {
-        // The hook replaces the last block's output by a leaf; its gradient must be the logit's true sensitivity.
+        // The hook swaps the target layer's output (the last block's ln1) for a leaf; its gradient must be the logit's
+        // true sensitivity. Finite differences rerun the whole model with the ln1 output replaced by a perturbed copy.
         using var scope = NewDisposeScope();
-        using var model = new VrwkvClassifier(VrwkvConfig.Mini28 with { Depth = 1 });
+        using var model = new VrwkvClassifier(VrwkvConfig.Mini28 with { Depth = 2 });
         model.eval();
         var image = randn(1, 1, 28, 28, generator: new TorchSharp.torch.Generator(9));
-        var (tokens, gradients, _) = GradCam.TokensAndGradients(model, image, 3);
-        // The head after the last block: final norm, mean pool, linear. Recompute the logit from perturbed tokens.
-        using var noGrad = no_grad();
-        var ln = model.named_modules().First(m => m.name == "backbone.ln1").module as TorchSharp.Modules.LayerNorm;
-        Tensor Logit(Tensor t) => model.ForwardHead(ln!.call(t.unsqueeze(0)))[0, 3];
-        const double eps = 1e-2;
+        var (tokens, gradients, _) = GradCam.TokensAndGradients(model, image, 3);             // [49,96] each
+        var ln1 = GradCam.Find<nn.Module<Tensor, Tensor>>(model, "backbone.layers.1.ln1");
+        float Logit(Tensor replacement)
+        {
+            var hook = ln1.register_forward_hook((_, _, _) => replacement.unsqueeze(0).alias());
+            try
+            {
+                using var noGrad = no_grad();
+                return model.call(image)[0, 3].item<float>();
+            }
+            finally
+            {
+                hook.remove();
+            }
+        }
+        const float eps = 1e-2f;
         foreach (var (n, c) in new[] { (0, 0), (17, 40), (48, 95) })
         {
-            var plus = tokens.clone(); plus[n, c] += eps;
-            var minus = tokens.clone(); minus[n, c] -= eps;
-            double numeric = (Logit(plus).item<float>() - Logit(minus).item<float>()) / (2 * eps);
+            var plus = tokens.clone();
+            plus[n, c] = plus[n, c] + eps;
+            var minus = tokens.clone();
+            minus[n, c] = minus[n, c] - eps;
+            double numeric = (Logit(plus) - Logit(minus)) / (2.0 * eps);
             Assert.Equal(numeric, gradients[n, c].item<float>(), 3);
         }
     }

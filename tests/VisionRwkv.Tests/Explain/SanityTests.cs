@@ -58,7 +58,7 @@ public sealed class SanityTests(SyntheticEvidence task, ITestOutputHelper output
         Assert.True(rates["wkv"] >= 0.25, $"WKV map hit rate {rates["wkv"]:P1}");
     }
 
-    /// <summary>Spearman rank correlation of two maps (average ranks for ties).</summary>
+    /// <summary>Spearman rank correlation of two maps (average ranks for ties; an all-zero Grad-CAM map is constant).</summary>
     internal static double Spearman(float[,] a, float[,] b)
     {
         static double[] Ranks(float[] v)
@@ -83,7 +83,8 @@ public sealed class SanityTests(SyntheticEvidence task, ITestOutputHelper output
             da += (ra[i] - ma) * (ra[i] - ma);
             db += (rb[i] - mb) * (rb[i] - mb);
         }
-        return da == 0 || db == 0 ? 0 : num / Math.Sqrt(da * db);
+        if (da == 0 || db == 0) return da == db ? 1 : 0;     // two constant maps rank alike; one constant map, no relation
+        return num / Math.Sqrt(da * db);
     }
 
     [Theory]
