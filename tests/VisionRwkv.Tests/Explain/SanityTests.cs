@@ -17,17 +17,24 @@ public sealed class SanityTests(SyntheticEvidence task, ITestOutputHelper output
     private static readonly SaliencyOptions Options = new() { OcclusionWindow = 4, OcclusionStride = 4 };
 
     /// <summary>The share of held-out images with evidence (classes 1 and 2) whose map peaks on it.</summary>
-    private double HitRate(IImageClassifier model, SaliencyMethod method, SaliencyOptions? options = null)
+    private double HitRate(string name, IImageClassifier model, SaliencyMethod method, SaliencyOptions? options = null)
     {
         int hits = 0, count = 0;
+        var perClass = new int[3];
         for (int n = 0; n < task.Test.Labels.Length; n++)
         {
             if (task.Test.Labels[n] == 0) continue;
             count++;
             using var scope = NewDisposeScope();
             var map = Saliency.Map(model, task.Test.Images[n], task.Test.Labels[n], method, options ?? Options);
-            if (SyntheticEvidence.Hit(map, task.Test.Corners[n])) hits++;
+            if (SyntheticEvidence.Hit(map, task.Test.Corners[n]))
+            {
+                hits++;
+                perClass[task.Test.Labels[n]]++;
+            }
         }
+        output.WriteLine($"{name}: hits on class 1 (stripes) {perClass[1]}/{task.Test.Labels.Count(l => l == 1)}, "
+            + $"class 2 (filled) {perClass[2]}/{task.Test.Labels.Count(l => l == 2)}");
         return hits / (double)count;
     }
 
@@ -46,11 +53,11 @@ public sealed class SanityTests(SyntheticEvidence task, ITestOutputHelper output
         int count = task.Test.Labels.Count(l => l > 0);
         var rates = new Dictionary<string, double>
         {
-            ["gradcam"] = HitRate(task.Model, SaliencyMethod.GradCam),
-            ["gradcam-logodds"] = HitRate(task.Model, SaliencyMethod.GradCam, Options with { GradCamTarget = GradCamTarget.LogOdds }),
-            ["wkv"] = HitRate(task.Model, SaliencyMethod.Wkv),
-            ["wkv-mixing"] = HitRate(task.Model, SaliencyMethod.Wkv, Options with { WkvWeighting = WkvWeighting.Mixing }),
-            ["occlusion"] = HitRate(task.Model, SaliencyMethod.Occlusion),
+            ["gradcam"] = HitRate("gradcam", task.Model, SaliencyMethod.GradCam),
+            ["gradcam-logodds"] = HitRate("gradcam-logodds", task.Model, SaliencyMethod.GradCam, Options with { GradCamTarget = GradCamTarget.LogOdds }),
+            ["wkv"] = HitRate("wkv", task.Model, SaliencyMethod.Wkv),
+            ["wkv-mixing"] = HitRate("wkv-mixing", task.Model, SaliencyMethod.Wkv, Options with { WkvWeighting = WkvWeighting.Mixing }),
+            ["occlusion"] = HitRate("occlusion", task.Model, SaliencyMethod.Occlusion),
         };
         foreach (var (name, rate) in rates) output.WriteLine($"pointing game {name}: {rate:P1} of {count}");
         Assert.True(rates["occlusion"] >= 0.7, $"occlusion hit rate {rates["occlusion"]:P1}: the task or the model is broken");
