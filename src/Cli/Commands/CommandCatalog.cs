@@ -12,6 +12,7 @@ internal static class CommandCatalog
         yield return TrainCommand.Create(kernels);
         yield return EvalCommand.Create();
         yield return PredictCommand.Create();
+        yield return ExplainCommand.Create();
         yield return LabelCommand.Create();
         yield return InfoCommand.Create();
         yield return ModelsCommand.Create();

@@ -70,6 +70,26 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
     }
 
     /// <summary>
+    /// The Bi-WKV inputs forward computes for x: k, v and the gate sigmoid(r), [B,T,C] each, and w, u [C] (already
+    /// divided by T). For saliency (Explain/WkvAttribution), which reads the mixing weights they define.
+    /// </summary>
+    internal (Tensor K, Tensor V, Tensor Gate, Tensor W, Tensor U) WkvInputs(Tensor x, PatchGrid grid)
+    {
+        using var scope = NewDisposeScope();
+        var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma, _cfg.Kernels,
+            spatial_mix_k, spatial_mix_v, spatial_mix_r);                       // 3 × [B,T,C]
+        double t = x.shape[1];
+        var result = (key.call(mixed[0]), value.call(mixed[1]), receptance.call(mixed[2]).sigmoid(),
+            spatial_decay / t, spatial_first / t);
+        result.Item1.MoveToOuterDisposeScope();
+        result.Item2.MoveToOuterDisposeScope();
+        result.Item3.MoveToOuterDisposeScope();
+        result.Item4.MoveToOuterDisposeScope();
+        result.Item5.MoveToOuterDisposeScope();
+        return result;
+    }
+
+    /// <summary>
     /// gate·y. Untracked, the product overwrites gate's memory (one [B,T,C] tensor less at the inference peak);
     /// tracked, a new tensor, since sigmoid's backward reads its output.
     /// </summary>

@@ -28,6 +28,7 @@ public sealed partial class LayeringTests
         { "VisionRwkv.Text", ["VisionRwkv.Blocks", "VisionRwkv.Models", "VisionRwkv.Runs", "VisionRwkv.Cli"], "the text model shares the WKV core and layers, not the vision models" },
         { "VisionRwkv.Detection", ["VisionRwkv.Runs", "VisionRwkv.Cli"], "detection knows no command line" },
         { "VisionRwkv.Labeling", ["VisionRwkv.Cli"], "the labeling job is library code the CLI calls" },
+        { "VisionRwkv.Explain", ["VisionRwkv.Training", "VisionRwkv.Runs", "VisionRwkv.Cli"], "saliency reads a model; it knows no trainer, run folder or command line" },
     };
 
     [Theory]
