@@ -138,8 +138,10 @@ public static class NihChestXray14
     {
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
         if (!Directory.Exists(root)) return files;
-        foreach (var f in Directory.EnumerateFiles(root, "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-            files.TryAdd(Path.GetFileName(f), f);
+        // The release is PNG; DICOM (.dcm) and JPEG copies of the same layout are read as well (the synthetic demo set is DICOM).
+        foreach (var f in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            if (Path.GetExtension(f).ToLowerInvariant() is ".png" or ".dcm" or ".jpg" or ".jpeg")
+                files.TryAdd(Path.GetFileName(f), f);
         return files;
     }
 }
