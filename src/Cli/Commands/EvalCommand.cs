@@ -4,6 +4,7 @@ using Spectre.Console;
 using VisionRwkv.Runs;
 using VisionRwkv.Training;
 using VisionRwkv.Datasets;
+using VisionRwkv.Medical;
 
 namespace VisionRwkv.Cli.Commands;
 
@@ -19,13 +20,28 @@ internal static class EvalCommand
         var ema = new Option<bool>("--ema") { Description = "Evaluate the EMA weights." };
         var png = new Option<FileInfo?>("--confusion-png") { Description = "Write the confusion matrix as a PNG." };
         var batch = new Option<int>("--batch-size", "-b") { Description = "Batch size.", DefaultValueFactory = _ => 256 };
-        var command = new Command("eval", "Evaluate a trained model: top-1/top-5, per-class precision/recall/F1, confusion matrix; AUROC/AP for multi-label.")
+        var output = new Option<DirectoryInfo?>("--out") { Description = "Multi-label runs: folder for predictions.csv, report.json and report.html (default: the run folder)." };
+        var resamples = new Option<int>("--resamples") { Description = "Multi-label runs: patient bootstrap resamples for the 95% intervals.", DefaultValueFactory = _ => 2000 };
+        var command = new Command("eval", "Evaluate a trained model: top-1/top-5, per-class precision/recall/F1, confusion matrix; for multi-label runs "
+            + "AUROC/AP with patient-bootstrap CIs, operating points chosen on validation, calibration, and a report (predictions.csv, report.json, report.html).")
         {
-            run, data, split, checkpoint, ema, png, batch,
+            run, data, split, checkpoint, ema, png, batch, output, resamples,
         };
         command.SetAction(parse =>
         {
             using var trained = TrainedClassifier.Open(parse.GetValue(run)!.FullName, parse.GetValue(checkpoint)?.FullName, parse.GetValue(ema));
+            if (trained.MultiLabel)
+            {
+                var result = TriageEvaluation.Run(trained, parse.GetValue(run)!.FullName, new TriageOptions
+                {
+                    Data = parse.GetValue(data),
+                    OutputDirectory = parse.GetValue(output)?.FullName,
+                    BatchSize = parse.GetValue(batch),
+                    Evaluation = new MedicalEvaluationOptions { BootstrapResamples = parse.GetValue(resamples) },
+                });
+                PrintTriage(result, trained.Weights);
+                return 0;
+            }
             var report = trained.Evaluate(parse.GetValue(split)!, parse.GetValue(data), parse.GetValue(batch));
             Print(report, trained.Classes.Names, trained.Weights);
             if (parse.GetValue(png) is { } file && report.ConfusionMatrix is { } cm)
@@ -36,6 +52,44 @@ internal static class EvalCommand
             return 0;
         });
         return command;
+    }
+
+    private static string Ci(BootstrapInterval ci) =>
+        double.IsNaN(ci.Point) ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{ci.Point:F3} [{ci.Lower:F3}, {ci.Upper:F3}]");
+
+    private static string F(double v, string format = "F3") => double.IsNaN(v) ? "n/a" : v.ToString(format, CultureInfo.InvariantCulture);
+
+    private static void PrintTriage(TriageResult result, string weights)
+    {
+        var r = result.Report;
+        var inv = CultureInfo.InvariantCulture;
+        Console.WriteLine(string.Create(inv, $"weights {weights}; validation {result.Validation.Count} images, test {r.TestImages} images of {r.TestPatients} patients"));
+        Console.WriteLine(string.Create(inv, $"95% CIs: {r.Options.BootstrapResamples} bootstrap resamples of test patients; thresholds and temperatures fitted on validation"));
+        var t = new Table().AddColumns("label", "pos", "neg", "AUROC [95% CI]", "AP [95% CI]");
+        foreach (var l in r.Labels)
+            t.AddRow(Markup.Escape(l.Label), l.Positives.ToString(inv), l.Negatives.ToString(inv), Ci(l.Auroc), Ci(l.AveragePrecision));
+        t.AddRow("macro", "", "", Ci(r.MacroAuroc), Ci(r.MacroAveragePrecision));
+        AnsiConsole.Write(t);
+        var ops = new Table { Title = new TableTitle("operating points on test (thresholds from validation)") }
+            .AddColumns("label", "rule", "threshold", "sens", "spec", "PPV", "NPV", "F1", "TP", "FP", "TN", "FN");
+        foreach (var l in r.Labels)
+            foreach (var p in l.OperatingPoints)
+                ops.AddRow(Markup.Escape(l.Label), p.Rule, F(p.Threshold, "F4"), F(p.Test.Sensitivity), F(p.Test.Specificity), F(p.Test.Ppv), F(p.Test.Npv), F(p.Test.F1),
+                    p.Test.TruePositives.ToString(inv), p.Test.FalsePositives.ToString(inv), p.Test.TrueNegatives.ToString(inv), p.Test.FalseNegatives.ToString(inv));
+        AnsiConsole.Write(ops);
+        var cal = new Table { Title = new TableTitle("calibration on test: ECE before -> after temperature scaling") }
+            .AddColumns("label", "temperature", "ECE equal-width", "ECE equal-mass");
+        foreach (var l in r.Labels)
+        {
+            var c = l.Calibration;
+            cal.AddRow(Markup.Escape(l.Label), F(c.Temperature), $"{F(c.EqualWidthBefore.Ece, "F4")} -> {F(c.EqualWidthAfter.Ece, "F4")}",
+                $"{F(c.EqualMassBefore.Ece, "F4")} -> {F(c.EqualMassAfter.Ece, "F4")}");
+        }
+        AnsiConsole.Write(cal);
+        if (result.Skipped.Count > 0) Console.WriteLine($"skipped {result.Skipped.Count} unreadable images (first: {result.Skipped[0].Name}: {result.Skipped[0].Reason})");
+        Console.WriteLine($"predictions: {result.Files.Predictions}");
+        Console.WriteLine($"report:      {result.Files.Html}");
+        Console.WriteLine($"numbers:     {result.Files.Json}");
     }
 
     private static void Print(EvaluationReport r, IReadOnlyList<string> names, string weights)
