@@ -15,7 +15,7 @@ internal static class TrainCommand
     {
         var config = new Option<FileInfo?>("--config", "-c") { Description = "YAML or JSON run config (model, data, augment, train: {...}); options below override it." };
         var model = new Option<string?>("--model", "-m") { Description = "Model preset (see 'rwkv models'). Default: vrwkv_mini_28." };
-        var data = new Option<string?>("--data", "-d") { Description = "fashion-mnist (default), idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS], an image folder, or a .csv/.jsonl manifest." };
+        var data = new Option<string?>("--data", "-d") { Description = "fashion-mnist (default), idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS], an image folder, a .csv/.jsonl manifest, or a chest X-ray set in its published layout: nih:DIR, chexpert:DIR[?policy=ignore|zeros|ones], mimic:DIR; ?labels=A,B keeps some findings (joined to a policy by &)." };
         var initFrom = new Option<string?>("--init-from") { Description = "Start from these weights: a run folder, a .safetensors, or a .pth (official Vision-RWKV checkpoints too). A head of another class count is re-initialised, pos_embed resized, 1<->3 input channels adapted; the report is saved as init_report.txt." };
         var freeze = new Option<bool?>("--freeze-backbone") { Description = "Train the head only (a linear probe)." };
         var backboneLr = new Option<double?>("--backbone-lr-scale") { Description = "Multiply the backbone's learning rate by this (fine-tuning; 1 = same as the head)." };

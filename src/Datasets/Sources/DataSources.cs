@@ -95,7 +95,8 @@ public static class DataSources
     /// <c>nih:DIR</c> (train_val_list.txt / test_list.txt), <c>chexpert:DIR[?policy=ignore|zeros|ones]</c> (train.csv /
     /// valid.csv; the hidden official test set is not published, so valid.csv is the test split, as in most papers),
     /// <c>mimic:DIR[?policy=...]</c> (mimic-cxr-2.0.0-split.csv when present, else the patient split alone). The policy
-    /// says what CheXpert's uncertain (-1) labels become; the default, ignore (U-Ignore), masks them.
+    /// says what CheXpert's uncertain (-1) labels become; the default, ignore (U-Ignore), masks them. <c>labels=A,B,...</c>
+    /// (joined to the policy by '&amp;') keeps only these findings; <c>labels=competition</c> is CheXpert's five tasks.
     /// </summary>
     private static DataSplits? ChestXraySpec(string spec, double valFraction, long seed)
     {
@@ -105,14 +106,23 @@ public static class DataSources
         if (kind is not ("nih" or "chexpert" or "mimic")) return null;
         var rest = spec[(colon + 1)..];
         var policy = UncertaintyPolicy.Ignore;
+        bool hasPolicy = false;
+        IReadOnlyList<string>? labels = null;
         int q = rest.IndexOf('?', StringComparison.Ordinal);
         if (q >= 0)
         {
             foreach (var pair in rest[(q + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
             {
                 var kv = pair.Split('=', 2);
+                if (kv.Length == 2 && kv[0].Equals("labels", StringComparison.OrdinalIgnoreCase))
+                {
+                    labels = kv[1].Equals("competition", StringComparison.OrdinalIgnoreCase) ? CheXpert.CompetitionTasks
+                        : kv[1].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                    continue;
+                }
                 if (kv.Length != 2 || !kv[0].Equals("policy", StringComparison.OrdinalIgnoreCase))
-                    throw new ArgumentException($"data '{spec}': unknown option '{pair}' (expected policy=ignore|zeros|ones)");
+                    throw new ArgumentException($"data '{spec}': unknown option '{pair}' (expected policy=ignore|zeros|ones or labels=A,B,...)");
+                hasPolicy = true;
                 policy = kv[1].ToLowerInvariant() switch
                 {
                     "ignore" or "u-ignore" => UncertaintyPolicy.Ignore,
@@ -129,19 +139,19 @@ public static class DataSources
         {
             case "nih":
             {
-                if (q >= 0) throw new ArgumentException($"data '{spec}': NIH ChestX-ray14 has no uncertain labels (no policy option)");
-                var (trainVal, test) = NihChestXray14.Open(dir);
+                if (hasPolicy) throw new ArgumentException($"data '{spec}': NIH ChestX-ray14 has no uncertain labels (no policy option)");
+                var (trainVal, test) = NihChestXray14.Open(dir, labels);
                 return WithValidation(trainVal, test, valFraction, seed, $"NIH ChestX-ray14 {dir} (official train_val/test lists{MissingNote(trainVal)})");
             }
             case "chexpert":
             {
-                var train = CheXpert.Read(Path.Combine(dir, "train.csv"), dir, policy);
-                var valid = CheXpert.Read(Path.Combine(dir, "valid.csv"), dir, policy);
+                var train = CheXpert.Read(Path.Combine(dir, "train.csv"), dir, policy, labels);
+                var valid = CheXpert.Read(Path.Combine(dir, "valid.csv"), dir, policy, labels);
                 return WithValidation(train, valid, valFraction, seed, $"CheXpert {dir} (train.csv, valid.csv as test, uncertain = {policy}{MissingNote(train)})");
             }
             default:
             {
-                var all = MimicCxrJpg.Read(dir, policy);
+                var all = MimicCxrJpg.Read(dir, policy, labels);
                 var splitCsv = Path.Combine(dir, "mimic-cxr-2.0.0-split.csv");
                 if (!File.Exists(splitCsv))
                     return WithValidation(all, null, valFraction, seed, $"MIMIC-CXR-JPG {dir} (no split file: patient split only, uncertain = {policy})");
