@@ -54,8 +54,9 @@ internal static class EvalCommand
         return command;
     }
 
+    // Spectre reads [...] as markup: the interval's brackets are escaped by doubling.
     private static string Ci(BootstrapInterval ci) =>
-        double.IsNaN(ci.Point) ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{ci.Point:F3} [{ci.Lower:F3}, {ci.Upper:F3}]");
+        double.IsNaN(ci.Point) ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{ci.Point:F3} [[{ci.Lower:F3}, {ci.Upper:F3}]]");
 
     private static string F(double v, string format = "F3") => double.IsNaN(v) ? "n/a" : v.ToString(format, CultureInfo.InvariantCulture);
 
@@ -65,18 +66,19 @@ internal static class EvalCommand
         var inv = CultureInfo.InvariantCulture;
         Console.WriteLine(string.Create(inv, $"weights {weights}; validation {result.Validation.Count} images, test {r.TestImages} images of {r.TestPatients} patients"));
         Console.WriteLine(string.Create(inv, $"95% CIs: {r.Options.BootstrapResamples} bootstrap resamples of test patients; thresholds and temperatures fitted on validation"));
-        var t = new Table().AddColumns("label", "pos", "neg", "AUROC [95% CI]", "AP [95% CI]");
+        var t = new Table().AddColumns("label", "pos", "neg", "AUROC [[95% CI]]", "AP [[95% CI]]");
         foreach (var l in r.Labels)
             t.AddRow(Markup.Escape(l.Label), l.Positives.ToString(inv), l.Negatives.ToString(inv), Ci(l.Auroc), Ci(l.AveragePrecision));
         t.AddRow("macro", "", "", Ci(r.MacroAuroc), Ci(r.MacroAveragePrecision));
         AnsiConsole.Write(t);
-        var ops = new Table { Title = new TableTitle("operating points on test (thresholds from validation)") }
-            .AddColumns("label", "rule", "threshold", "sens", "spec", "PPV", "NPV", "F1", "TP", "FP", "TN", "FN");
+        // Plain fixed-width lines: twelve columns do not fit a Spectre table in an 80-column terminal or a log file.
+        Console.WriteLine("operating points on test (thresholds chosen on validation; confusion counts at each threshold)");
+        int lw = Math.Max(7, r.Labels.Max(l => l.Label.Length) + 2);
+        Console.WriteLine("label".PadRight(lw) + $"{"rule",-18}{"threshold",10}{"sens",7}{"spec",7}{"PPV",7}{"NPV",7}{"F1",7}{"TP",6}{"FP",6}{"TN",6}{"FN",6}");
         foreach (var l in r.Labels)
             foreach (var p in l.OperatingPoints)
-                ops.AddRow(Markup.Escape(l.Label), p.Rule, F(p.Threshold, "F4"), F(p.Test.Sensitivity), F(p.Test.Specificity), F(p.Test.Ppv), F(p.Test.Npv), F(p.Test.F1),
-                    p.Test.TruePositives.ToString(inv), p.Test.FalsePositives.ToString(inv), p.Test.TrueNegatives.ToString(inv), p.Test.FalseNegatives.ToString(inv));
-        AnsiConsole.Write(ops);
+                Console.WriteLine(l.Label.PadRight(lw) + string.Create(inv, $"{p.Rule,-18}{F(p.Threshold, "F4"),10}{F(p.Test.Sensitivity),7}{F(p.Test.Specificity),7}{F(p.Test.Ppv),7}{F(p.Test.Npv),7}{F(p.Test.F1),7}")
+                    + string.Create(inv, $"{p.Test.TruePositives,6}{p.Test.FalsePositives,6}{p.Test.TrueNegatives,6}{p.Test.FalseNegatives,6}"));
         var cal = new Table { Title = new TableTitle("calibration on test: ECE before -> after temperature scaling") }
             .AddColumns("label", "temperature", "ECE equal-width", "ECE equal-mass");
         foreach (var l in r.Labels)

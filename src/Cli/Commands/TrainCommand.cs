@@ -89,7 +89,9 @@ internal static class TrainCommand
             }
             var result = run.Result;
             var inv = CultureInfo.InvariantCulture;
-            if (run.Test is { } test)
+            if (run.Test is { MultiLabel: true, MultiLabelMetrics: { } ml } mlTest)
+                Console.WriteLine(string.Create(inv, $"{result.TestSplit} macro AUROC {ml.MacroAuroc:F4}  macro AP {ml.MacroAveragePrecision:F4}  ({mlTest.Samples} images, best epoch {result.BestEpoch}); 'rwkv eval {result.RunDirectory}' for CIs, operating points and the report"));
+            else if (run.Test is { } test)
                 Console.WriteLine(string.Create(inv, $"{result.TestSplit} top-1 {test.Top1 * 100:F2}%  top-5 {test.Top5 * 100:F2}%  ({test.Samples} images, best epoch {result.BestEpoch})"));
             Console.WriteLine(string.Create(inv, $"trained {result.EpochsCompleted} epochs in {result.TrainSeconds:F0}s (wall {sw.Elapsed.TotalSeconds:F0}s)"));
             Console.WriteLine($"run folder: {result.RunDirectory}");

@@ -31,7 +31,7 @@ public sealed record SyntheticXraySummary(string Directory, int Patients, int Im
 /// fields crossed by bright curved ribs and faint vessel markings, a spine and mediastinum, a heart shadow, noise.
 /// Findings, with their per-image probabilities (cardiomegaly is a trait of the patient, so all of a patient's studies
 /// share it): a nodule (small bright disc in a lung), a mass (larger irregular bright blob), an effusion (fluid filling
-/// a costophrenic angle with a meniscus), cardiomegaly (a heart shadow 35-50% wider), a pneumothorax (an apical lateral
+/// a costophrenic angle with a meniscus), cardiomegaly (a heart shadow 18-40% wider, against 85-115% in normal patients), a pneumothorax (an apical lateral
 /// crescent without lung markings, edged by a thin bright pleural line). Same options and seed: byte-identical files.
 /// </summary>
 public static class SyntheticXray
@@ -116,7 +116,7 @@ public static class SyntheticXray
         public static Patient Draw(SeededRng rng)
         {
             bool cardio = rng.Chance(Findings[3].Prevalence);
-            return new Patient(rng.Uniform(0.92, 1.08), cardio ? rng.Uniform(1.35, 1.5) : rng.Uniform(0.92, 1.08), cardio,
+            return new Patient(rng.Uniform(0.92, 1.08), cardio ? rng.Uniform(1.18, 1.4) : rng.Uniform(0.85, 1.15), cardio,
                 rng.NextInt(20, 90), rng.Chance(0.5) ? "M" : "F", rng.Uniform(0.9, 1.1));
         }
     }
@@ -149,7 +149,7 @@ public static class SyntheticXray
         if (rng.Chance(Findings[0].Prevalence))
         {
             var (x, y) = InLung();
-            nodule = new Disc(x, y, rng.Uniform(0.022, 0.035), 0, 0);
+            nodule = new Disc(x, y, rng.Uniform(0.028, 0.042), 0, 0);
             boxes.Add(Box("Nodule", x - nodule.R, y - nodule.R, x + nodule.R, y + nodule.R));
         }
         if (rng.Chance(Findings[1].Prevalence))
@@ -164,7 +164,7 @@ public static class SyntheticXray
         if (rng.Chance(Findings[2].Prevalence))
         {
             effusionSide = rng.NextInt(2);
-            level = rng.Uniform(0.10, 0.20); // fluid height as a fraction of the image, up from the lung base
+            level = rng.Uniform(0.03, 0.12); // fluid height as a fraction of the image, up from the lung base
             double cx = (effusionSide == 0 ? LeftLungX : RightLungX) + dx, bottom = LungY + dy + LungRy * pt.LungScale;
             boxes.Add(Box("Effusion", cx - LungRx * pt.LungScale, bottom - level - 0.03, cx + LungRx * pt.LungScale, bottom));
         }
@@ -237,9 +237,9 @@ public static class SyntheticXray
                     double apical = 1 - (y - (lcy - lry)) / (1.1 * lry);
                     double edge = 1 - st.PneumoDepth * Math.Clamp(apical, 0, 1);
                     if (apical > 0 && lateral > edge) pneumo = true;
-                    if (apical > 0) pleura = Math.Exp(-Sq((lateral - edge) * 2 * lrx * s / 0.8));
+                    if (apical > 0) pleura = Math.Exp(-Sq((lateral - edge) * 2 * lrx * s / 1.5));
                 }
-                d -= 0.28 * lung * (pneumo ? 1.25 : 1);
+                d -= 0.28 * lung * (pneumo ? 1.5 : 1);
                 if (!pneumo) d += markings * lung;
                 d += 0.12 * pleura;
                 // Ribs: curved bright bands over the chest, fading at the midline.
@@ -252,7 +252,7 @@ public static class SyntheticXray
                 // Heart shadow (bigger with cardiomegaly), left of the patient = image right of the midline.
                 double he = Sq((x - HeartX - st.Dx) / heartRx) + Sq((y - HeartY - st.Dy) / heartRy);
                 d += 0.26 * (1 - Smooth(0.8, 1.0, he));
-                if (st.Nodule is { } n) d += 0.22 * (1 - Smooth(0.7, 1.0, (Sq(x - n.X) + Sq(y - n.Y)) / Sq(n.R)));
+                if (st.Nodule is { } n) d += 0.16 * (1 - Smooth(0.5, 1.0, (Sq(x - n.X) + Sq(y - n.Y)) / Sq(n.R)));
                 if (st.Mass is { } m)
                 {
                     double a = Math.Atan2(y - m.Y, x - m.X);
