@@ -149,7 +149,7 @@ public static class SyntheticXray
         if (rng.Chance(Findings[0].Prevalence))
         {
             var (x, y) = InLung();
-            nodule = new Disc(x, y, rng.Uniform(0.028, 0.042), 0, 0);
+            nodule = new Disc(x, y, rng.Uniform(0.03, 0.045), 0, 0);
             boxes.Add(Box("Nodule", x - nodule.R, y - nodule.R, x + nodule.R, y + nodule.R));
         }
         if (rng.Chance(Findings[1].Prevalence))
@@ -164,7 +164,7 @@ public static class SyntheticXray
         if (rng.Chance(Findings[2].Prevalence))
         {
             effusionSide = rng.NextInt(2);
-            level = rng.Uniform(0.03, 0.12); // fluid height as a fraction of the image, up from the lung base
+            level = rng.Uniform(0.02, 0.09); // fluid height as a fraction of the image, up from the lung base
             double cx = (effusionSide == 0 ? LeftLungX : RightLungX) + dx, bottom = LungY + dy + LungRy * pt.LungScale;
             boxes.Add(Box("Effusion", cx - LungRx * pt.LungScale, bottom - level - 0.03, cx + LungRx * pt.LungScale, bottom));
         }
@@ -237,11 +237,11 @@ public static class SyntheticXray
                     double apical = 1 - (y - (lcy - lry)) / (1.1 * lry);
                     double edge = 1 - st.PneumoDepth * Math.Clamp(apical, 0, 1);
                     if (apical > 0 && lateral > edge) pneumo = true;
-                    if (apical > 0) pleura = Math.Exp(-Sq((lateral - edge) * 2 * lrx * s / 1.5));
+                    if (apical > 0) pleura = Math.Exp(-Sq((lateral - edge) * 2 * lrx * s / 2.0));
                 }
-                d -= 0.28 * lung * (pneumo ? 1.5 : 1);
+                d -= 0.28 * lung * (pneumo ? 1.8 : 1);
                 if (!pneumo) d += markings * lung;
-                d += 0.12 * pleura;
+                d += 0.18 * pleura;
                 // Ribs: curved bright bands over the chest, fading at the midline.
                 double ribPhase = (y - 0.18 + 0.10 * Sq(x - 0.5) * 4) * 55;
                 double rib = Math.Pow(Math.Max(0, Math.Cos(ribPhase)), 6) * Smooth(0.02, 0.12, Math.Abs(x - 0.5)) * body;
@@ -252,7 +252,7 @@ public static class SyntheticXray
                 // Heart shadow (bigger with cardiomegaly), left of the patient = image right of the midline.
                 double he = Sq((x - HeartX - st.Dx) / heartRx) + Sq((y - HeartY - st.Dy) / heartRy);
                 d += 0.26 * (1 - Smooth(0.8, 1.0, he));
-                if (st.Nodule is { } n) d += 0.16 * (1 - Smooth(0.5, 1.0, (Sq(x - n.X) + Sq(y - n.Y)) / Sq(n.R)));
+                if (st.Nodule is { } n) d += 0.22 * (1 - Smooth(0.6, 1.0, (Sq(x - n.X) + Sq(y - n.Y)) / Sq(n.R)));
                 if (st.Mass is { } m)
                 {
                     double a = Math.Atan2(y - m.Y, x - m.X);
