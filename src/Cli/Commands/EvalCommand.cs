@@ -54,6 +54,12 @@ internal static class EvalCommand
         return command;
     }
 
+    /// <summary>
+    /// A Spectre console on the current Console.Out: the static AnsiConsole keeps the writer it first saw, which is stale
+    /// when Console.Out is redirected later in the same process (in-process command runs, tests).
+    /// </summary>
+    private static IAnsiConsole Out() => AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Out) });
+
     // Spectre reads [...] as markup: the interval's brackets are escaped by doubling.
     private static string Ci(BootstrapInterval ci) =>
         double.IsNaN(ci.Point) ? "n/a" : string.Create(CultureInfo.InvariantCulture, $"{ci.Point:F3} [[{ci.Lower:F3}, {ci.Upper:F3}]]");
@@ -70,7 +76,7 @@ internal static class EvalCommand
         foreach (var l in r.Labels)
             t.AddRow(Markup.Escape(l.Label), l.Positives.ToString(inv), l.Negatives.ToString(inv), Ci(l.Auroc), Ci(l.AveragePrecision));
         t.AddRow("macro", "", "", Ci(r.MacroAuroc), Ci(r.MacroAveragePrecision));
-        AnsiConsole.Write(t);
+        Out().Write(t);
         // Plain fixed-width lines: twelve columns do not fit a Spectre table in an 80-column terminal or a log file.
         Console.WriteLine("operating points on test (thresholds chosen on validation; confusion counts at each threshold)");
         int lw = Math.Max(7, r.Labels.Max(l => l.Label.Length) + 2);
@@ -87,7 +93,7 @@ internal static class EvalCommand
             cal.AddRow(Markup.Escape(l.Label), F(c.Temperature), $"{F(c.EqualWidthBefore.Ece, "F4")} -> {F(c.EqualWidthAfter.Ece, "F4")}",
                 $"{F(c.EqualMassBefore.Ece, "F4")} -> {F(c.EqualMassAfter.Ece, "F4")}");
         }
-        AnsiConsole.Write(cal);
+        Out().Write(cal);
         if (result.Skipped.Count > 0) Console.WriteLine($"skipped {result.Skipped.Count} unreadable images (first: {result.Skipped[0].Name}: {result.Skipped[0].Reason})");
         Console.WriteLine($"predictions: {result.Files.Predictions}");
         Console.WriteLine($"report:      {result.Files.Html}");
@@ -103,7 +109,7 @@ internal static class EvalCommand
             var t = new Table().AddColumns("label", "AUROC", "AP");
             for (int i = 0; i < names.Count && i < ml.Auroc.Length; i++)
                 t.AddRow(Markup.Escape(names[i]), ml.Auroc[i].ToString("F4", inv), ml.AveragePrecision[i].ToString("F4", inv));
-            AnsiConsole.Write(t);
+            Out().Write(t);
             Console.WriteLine(string.Create(inv, $"macro AUROC {ml.MacroAuroc:F4}  micro AUROC {ml.MicroAuroc:F4}  macro AP {ml.MacroAveragePrecision:F4}  micro AP {ml.MicroAveragePrecision:F4}"));
             return;
         }
@@ -113,7 +119,7 @@ internal static class EvalCommand
             var c = r.PerClass[i];
             table.AddRow(Markup.Escape(i < names.Count ? names[i] : i.ToString(inv)), c.Precision.ToString("F4", inv), c.Recall.ToString("F4", inv), c.F1.ToString("F4", inv), c.Support.ToString(inv));
         }
-        AnsiConsole.Write(table);
+        Out().Write(table);
         if (r.ConfusionMatrix is { } cm)
         {
             var t = new Table { Title = new TableTitle("confusion matrix (rows: true, columns: predicted)") };
@@ -121,7 +127,7 @@ internal static class EvalCommand
             for (int j = 0; j < cm.Length; j++) t.AddColumn(j.ToString(inv));
             for (int i = 0; i < cm.Length; i++)
                 t.AddRow([Markup.Escape($"{i} {(i < names.Count ? names[i] : "")}"), .. cm[i].Select(v => v.ToString(inv))]);
-            AnsiConsole.Write(t);
+            Out().Write(t);
         }
         Console.WriteLine(string.Create(inv, $"top-1 {r.Top1 * 100:F2}%  top-5 {r.Top5 * 100:F2}%  loss {r.Loss:F4}  macro F1 {r.MacroF1:F4}"));
     }
