@@ -123,6 +123,36 @@ public sealed class ChestXraySpecTests : IDisposable
     }
 
     [Fact]
+    public void Mimic_spec_uses_the_official_split_file_with_its_validate_part()
+    {
+        // Six subjects, one study and one image each; the split file puts two in validate and two in test.
+        var labels = new System.Text.StringBuilder("subject_id,study_id,Atelectasis,Cardiomegaly,Consolidation,Edema,Pleural Effusion\n");
+        var meta = new System.Text.StringBuilder("dicom_id,subject_id,study_id,ViewPosition\n");
+        var split = new System.Text.StringBuilder("dicom_id,study_id,subject_id,split\n");
+        string[] parts = ["train", "train", "validate", "validate", "test", "test"];
+        for (int i = 0; i < 6; i++)
+        {
+            string subject = $"1000000{i}", study = $"5000000{i}", dicom = $"d{i}";
+            labels.Append($"{subject},{study},1.0,-1.0,,0.0,\n");
+            meta.Append($"{dicom},{subject},{study},PA\n");
+            split.Append($"{dicom},{study},{subject},{parts[i]}\n");
+            TestFiles.EncodeGray(4, 4, (x, y) => 90, dir.File($"mimic/files/p10/p{subject}/s{study}/{dicom}.jpg"), SKEncodedImageFormat.Jpeg);
+        }
+        File.WriteAllText(dir.File("mimic/mimic-cxr-2.0.0-chexpert.csv"), labels.ToString());
+        File.WriteAllText(dir.File("mimic/mimic-cxr-2.0.0-metadata.csv"), meta.ToString());
+        var root = dir.File("mimic");
+        var noSplit = DataSources.Open($"mimic:{root}?labels=competition", 0.34, 2);
+        Assert.Null(noSplit.Test);
+        Assert.Empty(Patients(noSplit.Train).Intersect(Patients(noSplit.Validation)));
+        File.WriteAllText(dir.File("mimic/mimic-cxr-2.0.0-split.csv"), split.ToString());
+        var splits = DataSources.Open($"mimic:{root}?policy=ones&labels=competition", 0.34, 2);
+        Assert.Equal(["10000000", "10000001"], Patients(splits.Train).Order());
+        Assert.Equal(["10000002", "10000003"], Patients(splits.Validation).Order());
+        Assert.Equal(["10000004", "10000005"], Patients(splits.Test).Order());
+        Assert.Equal(1f, splits.Test!.TargetsOf(0)![splits.Classes.IndexOf("Cardiomegaly")]); // -1 under U-Ones
+    }
+
+    [Fact]
     public void A_bad_policy_is_an_error_naming_the_spec()
     {
         var root = WriteCheXpert();
