@@ -194,6 +194,17 @@ if command -v python3 >/dev/null 2>&1 || have_apt; then
   fi
 fi
 
+# 5d. Chromium, headless: renders the X-ray triage report.html once in a test to check every embedded image loads
+#     (optional: without it that test is skipped with a message).
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then
+  if is_root && have_apt; then
+    say "installing chromium (headless rendering check of the evaluation report, about 100 MB)"
+    apt_install chromium || say "warning: chromium could not be installed; the report rendering test will be skipped"
+  else
+    say "warning: chromium is missing; the report rendering test will be skipped (install chromium)"
+  fi
+fi
+
 # 6. NuGet packages (TorchSharp with the CPU LibTorch is about 600 MB on first restore).
 pkgs="${NUGET_PACKAGES:-$HOME/.nuget/packages}"
 if [ ! -d "$pkgs/libtorch-cpu-linux-x64/2.10.0" ] || [ ! -f "$ROOT/src/Cli/obj/project.assets.json" ]; then

@@ -20,6 +20,7 @@ internal static class CommandCatalog
         yield return BenchCommand.Create(kernels);
         yield return ConvertCommand.Create();
         yield return DicomCommand.Create();
+        yield return XrayCommand.Create();
         yield return Text.TextCommand.Create(kernels);
         yield return Detect.DetectCommand.Create(kernels);
     }

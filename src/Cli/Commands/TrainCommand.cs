@@ -15,7 +15,7 @@ internal static class TrainCommand
     {
         var config = new Option<FileInfo?>("--config", "-c") { Description = "YAML or JSON run config (model, data, augment, train: {...}); options below override it." };
         var model = new Option<string?>("--model", "-m") { Description = "Model preset (see 'rwkv models'). Default: vrwkv_mini_28." };
-        var data = new Option<string?>("--data", "-d") { Description = "fashion-mnist (default), idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS], an image folder, or a .csv/.jsonl manifest." };
+        var data = new Option<string?>("--data", "-d") { Description = "fashion-mnist (default), idx:IMAGES,LABELS[,TEST_IMAGES,TEST_LABELS], an image folder, a .csv/.jsonl manifest, or a chest X-ray set in its published layout: nih:DIR, chexpert:DIR[?policy=ignore|zeros|ones], mimic:DIR; ?labels=A,B keeps some findings (joined to a policy by &)." };
         var initFrom = new Option<string?>("--init-from") { Description = "Start from these weights: a run folder, a .safetensors, or a .pth (official Vision-RWKV checkpoints too). A head of another class count is re-initialised, pos_embed resized, 1<->3 input channels adapted; the report is saved as init_report.txt." };
         var freeze = new Option<bool?>("--freeze-backbone") { Description = "Train the head only (a linear probe)." };
         var backboneLr = new Option<double?>("--backbone-lr-scale") { Description = "Multiply the backbone's learning rate by this (fine-tuning; 1 = same as the head)." };
@@ -89,7 +89,9 @@ internal static class TrainCommand
             }
             var result = run.Result;
             var inv = CultureInfo.InvariantCulture;
-            if (run.Test is { } test)
+            if (run.Test is { MultiLabel: true, MultiLabelMetrics: { } ml } mlTest)
+                Console.WriteLine(string.Create(inv, $"{result.TestSplit} macro AUROC {ml.MacroAuroc:F4}  macro AP {ml.MacroAveragePrecision:F4}  ({mlTest.Samples} images, best epoch {result.BestEpoch}); 'rwkv eval {result.RunDirectory}' for CIs, operating points and the report"));
+            else if (run.Test is { } test)
                 Console.WriteLine(string.Create(inv, $"{result.TestSplit} top-1 {test.Top1 * 100:F2}%  top-5 {test.Top5 * 100:F2}%  ({test.Samples} images, best epoch {result.BestEpoch})"));
             Console.WriteLine(string.Create(inv, $"trained {result.EpochsCompleted} epochs in {result.TrainSeconds:F0}s (wall {sw.Elapsed.TotalSeconds:F0}s)"));
             Console.WriteLine($"run folder: {result.RunDirectory}");

@@ -232,9 +232,15 @@ public sealed class DataLoader : IBatchSource
         Tensor targets;
         if (Dataset.IsMultiLabel)
         {
+            // Masked labels (NaN) pass through: the loss and the metrics drop them.
             var hot = new float[n * k];
             for (var i = 0; i < n; i++)
             {
+                if (Dataset.TargetsOf(prepared.Indices[i]) is { } masked)
+                {
+                    for (var j = 0; j < k; j++) hot[i * k + j] = masked[j];
+                    continue;
+                }
                 foreach (var label in Dataset.LabelsOf(prepared.Indices[i]))
                     hot[i * k + label] = 1f;
             }

@@ -71,10 +71,10 @@ public static class NihChestXray14
     public const string NoFinding = "No Finding";
 
     /// <summary>The official split: train+val (to be split by patient further) and test.</summary>
-    public static (ChestXrayDataset TrainVal, ChestXrayDataset Test) Open(string dir)
+    public static (ChestXrayDataset TrainVal, ChestXrayDataset Test) Open(string dir, IReadOnlyList<string>? labels = null)
     {
         ArgumentNullException.ThrowIfNull(dir);
-        var all = Read(Path.Combine(dir, "Data_Entry_2017.csv"), dir);
+        var all = Read(Path.Combine(dir, "Data_Entry_2017.csv"), dir, labels);
         var trainVal = ReadList(Path.Combine(dir, "train_val_list.txt"));
         var test = ReadList(Path.Combine(dir, "test_list.txt"));
         var overlap = trainVal.Intersect(test, StringComparer.Ordinal).FirstOrDefault();
@@ -85,9 +85,15 @@ public static class NihChestXray14
         return (Subset(trainVal), Subset(test));
     }
 
-    /// <summary>Reads Data_Entry_2017.csv; images are looked up by file name under <paramref name="imageRoot"/>.</summary>
-    public static ChestXrayDataset Read(string csvPath, string imageRoot)
+    /// <summary>
+    /// Reads Data_Entry_2017.csv; images are looked up by file name under <paramref name="imageRoot"/>. <paramref name="labels"/>
+    /// keeps only these findings as classes (default: all 14); the others must still be valid NIH findings and are dropped.
+    /// </summary>
+    public static ChestXrayDataset Read(string csvPath, string imageRoot, IReadOnlyList<string>? labels = null)
     {
+        var all = new ClassMap(Findings);
+        foreach (var l in labels ?? [])
+            if (!all.TryIndexOf(l, out _)) throw new ArgumentException($"'{l}' is not an NIH ChestX-ray14 finding ({string.Join(", ", Findings)}).");
         var (header, rows) = CsvFiles.Read(csvPath);
         int Col(string name)
         {
@@ -95,7 +101,7 @@ public static class NihChestXray14
             return c >= 0 ? c : throw new InvalidDataException($"{csvPath}: no '{name}' column (header: {string.Join(",", header)}).");
         }
         int imageCol = Col("Image Index"), findingCol = Col("Finding Labels"), patientCol = Col("Patient ID");
-        var classes = new ClassMap(Findings);
+        var classes = new ClassMap(labels ?? Findings);
         var files = IndexFiles(imageRoot);
         var items = new List<ChestXrayItem>();
         var missing = new List<string>();
@@ -105,20 +111,20 @@ public static class NihChestXray14
             var patient = cells[patientCol].Trim();
             if (image.Length == 0 || patient.Length == 0)
                 throw new InvalidDataException($"{csvPath}:{line}: empty Image Index or Patient ID.");
-            var targets = new float[Findings.Count];
-            var labels = cells[findingCol].Split('|', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-            if (labels.Length == 0)
+            var targets = new float[classes.Count];
+            var named = cells[findingCol].Split('|', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            if (named.Length == 0)
                 throw new InvalidDataException($"{csvPath}:{line}: empty Finding Labels (expected findings or '{NoFinding}').");
-            foreach (var l in labels)
+            foreach (var l in named)
             {
                 if (l == NoFinding)
                 {
-                    if (labels.Length > 1) throw new InvalidDataException($"{csvPath}:{line}: '{NoFinding}' together with findings.");
+                    if (named.Length > 1) throw new InvalidDataException($"{csvPath}:{line}: '{NoFinding}' together with findings.");
                     continue;
                 }
-                if (!classes.TryIndexOf(l, out var k))
+                if (!all.TryIndexOf(l, out _))
                     throw new InvalidDataException($"{csvPath}:{line}: unknown finding '{l}'.");
-                targets[k] = 1;
+                if (classes.TryIndexOf(l, out var k)) targets[k] = 1;
             }
             if (files.TryGetValue(image, out var path))
                 items.Add(new ChestXrayItem(path, image, patient, targets));
@@ -138,8 +144,10 @@ public static class NihChestXray14
     {
         var files = new Dictionary<string, string>(StringComparer.Ordinal);
         if (!Directory.Exists(root)) return files;
-        foreach (var f in Directory.EnumerateFiles(root, "*.png", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-            files.TryAdd(Path.GetFileName(f), f);
+        // The release is PNG; DICOM (.dcm) and JPEG copies of the same layout are read as well (the synthetic demo set is DICOM).
+        foreach (var f in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+            if (Path.GetExtension(f).ToLowerInvariant() is ".png" or ".dcm" or ".jpg" or ".jpeg")
+                files.TryAdd(Path.GetFileName(f), f);
         return files;
     }
 }

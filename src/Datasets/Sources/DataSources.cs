@@ -1,3 +1,5 @@
+using VisionRwkv.Common;
+
 namespace VisionRwkv.Datasets.Sources;
 
 /// <summary>The splits of a data source, opened from a data spec. Validation and test may be absent.</summary>
@@ -64,6 +66,8 @@ public static class DataSources
             var test = parts.Length == 4 ? new IdxDataset(parts[2], parts[3], train.Classes.Names) : null;
             return WithValidation(train, test, valFraction, seed, $"IDX {parts[0]}");
         }
+        if (ChestXraySpec(spec, valFraction, seed) is { } xray)
+            return xray;
         if (Directory.Exists(spec))
         {
             string? trainDir = Sub(spec, "train");
@@ -84,6 +88,91 @@ public static class DataSources
             return WithValidation(ManifestDataset.Open(spec), null, valFraction, seed, $"manifest {spec}");
         throw new FileNotFoundException($"data '{spec}': not 'fashion-mnist', 'idx:...', an existing folder, or a .csv/.jsonl manifest");
     }
+
+    /// <summary>
+    /// The chest X-ray data sets in their published layouts, with their official test splits and a validation split
+    /// drawn BY PATIENT from the training part:
+    /// <c>nih:DIR</c> (train_val_list.txt / test_list.txt), <c>chexpert:DIR[?policy=ignore|zeros|ones]</c> (train.csv /
+    /// valid.csv; the hidden official test set is not published, so valid.csv is the test split, as in most papers),
+    /// <c>mimic:DIR[?policy=...]</c> (mimic-cxr-2.0.0-split.csv when present, else the patient split alone). The policy
+    /// says what CheXpert's uncertain (-1) labels become; the default, ignore (U-Ignore), masks them. <c>labels=A,B,...</c>
+    /// (joined to the policy by '&amp;') keeps only these findings; <c>labels=competition</c> is CheXpert's five tasks.
+    /// </summary>
+    private static DataSplits? ChestXraySpec(string spec, double valFraction, long seed)
+    {
+        int colon = spec.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0) return null;
+        var kind = spec[..colon].ToLowerInvariant();
+        if (kind is not ("nih" or "chexpert" or "mimic")) return null;
+        var rest = spec[(colon + 1)..];
+        var policy = UncertaintyPolicy.Ignore;
+        bool hasPolicy = false;
+        IReadOnlyList<string>? labels = null;
+        int q = rest.IndexOf('?', StringComparison.Ordinal);
+        if (q >= 0)
+        {
+            foreach (var pair in rest[(q + 1)..].Split('&', StringSplitOptions.RemoveEmptyEntries))
+            {
+                var kv = pair.Split('=', 2);
+                if (kv.Length == 2 && kv[0].Equals("labels", StringComparison.OrdinalIgnoreCase))
+                {
+                    labels = kv[1].Equals("competition", StringComparison.OrdinalIgnoreCase) ? CheXpert.CompetitionTasks
+                        : kv[1].Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+                    continue;
+                }
+                if (kv.Length != 2 || !kv[0].Equals("policy", StringComparison.OrdinalIgnoreCase))
+                    throw new ArgumentException($"data '{spec}': unknown option '{pair}' (expected policy=ignore|zeros|ones or labels=A,B,...)");
+                hasPolicy = true;
+                policy = kv[1].ToLowerInvariant() switch
+                {
+                    "ignore" or "u-ignore" => UncertaintyPolicy.Ignore,
+                    "zeros" or "u-zeros" => UncertaintyPolicy.Zeros,
+                    "ones" or "u-ones" => UncertaintyPolicy.Ones,
+                    _ => throw new ArgumentException($"data '{spec}': policy must be ignore, zeros or ones, got '{kv[1]}'"),
+                };
+            }
+            rest = rest[..q];
+        }
+        var dir = rest;
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"data '{spec}': {dir} is not a folder");
+        switch (kind)
+        {
+            case "nih":
+            {
+                if (hasPolicy) throw new ArgumentException($"data '{spec}': NIH ChestX-ray14 has no uncertain labels (no policy option)");
+                var (trainVal, test) = NihChestXray14.Open(dir, labels);
+                return WithValidation(trainVal, test, valFraction, seed, $"NIH ChestX-ray14 {dir} (official train_val/test lists{MissingNote(trainVal)})");
+            }
+            case "chexpert":
+            {
+                var train = CheXpert.Read(Path.Combine(dir, "train.csv"), dir, policy, labels);
+                var valid = CheXpert.Read(Path.Combine(dir, "valid.csv"), dir, policy, labels);
+                return WithValidation(train, valid, valFraction, seed, $"CheXpert {dir} (train.csv, valid.csv as test, uncertain = {policy}{MissingNote(train)})");
+            }
+            default:
+            {
+                var all = MimicCxrJpg.Read(dir, policy, labels);
+                var splitCsv = Path.Combine(dir, "mimic-cxr-2.0.0-split.csv");
+                if (!File.Exists(splitCsv))
+                    return WithValidation(all, null, valFraction, seed, $"MIMIC-CXR-JPG {dir} (no split file: patient split only, uncertain = {policy})");
+                var (header, rows) = CsvFiles.Read(splitCsv);
+                int dicomCol = Array.IndexOf(header, "dicom_id"), splitCol = Array.IndexOf(header, "split");
+                if (dicomCol < 0 || splitCol < 0) throw new InvalidDataException($"{splitCsv}: needs 'dicom_id' and 'split' columns");
+                var splitOf = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var (_, cells) in rows) splitOf[cells[dicomCol].Trim()] = cells[splitCol].Trim();
+                int[] Where(string name) => [.. Enumerable.Range(0, all.Count).Where(i => splitOf.GetValueOrDefault(all.Items[i].ImageId) == name)];
+                IImageDataset? Part(string name) => Where(name) is { Length: > 0 } idx ? new SubsetDataset(all, idx) : null;
+                var val = Part("validate");
+                var test = Part("test");
+                var trainPart = new SubsetDataset(all, Where("train"));
+                return val is null
+                    ? WithValidation(trainPart, test, valFraction, seed, $"MIMIC-CXR-JPG {dir} (official test split, uncertain = {policy})")
+                    : new DataSplits(trainPart, val, test, $"MIMIC-CXR-JPG {dir} (official train/validate/test splits, uncertain = {policy})");
+            }
+        }
+    }
+
+    private static string MissingNote(ChestXrayDataset d) => d.Missing.Count == 0 ? "" : $", {d.Missing.Count} listed images not found";
 
     private static string? Sub(string root, string name)
     {

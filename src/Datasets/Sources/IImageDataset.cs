@@ -26,6 +26,12 @@ public interface IImageDataset
 
     /// <summary>Decodes the item; throws <see cref="ImageDecodeException"/> naming the file on failure.</summary>
     ImageBuffer Load(int index, DecodeOptions options);
+
+    /// <summary>
+    /// Multi-label targets with masks: per class 1, 0, or NaN when the label is missing or uncertain (not in the loss, not
+    /// in the metrics). Null (the default) means "the multi-hot row of <see cref="LabelsOf"/>", nothing masked.
+    /// </summary>
+    IReadOnlyList<float>? TargetsOf(int index) => null;
 }
 
 /// <summary>A view of some items of another dataset, in the given order (a split).</summary>
@@ -53,6 +59,9 @@ public sealed class SubsetDataset : IImageDataset
     /// <summary>The index in the underlying dataset.</summary>
     public int SourceIndex(int index) => indices[index];
 
+    /// <summary>The dataset this is a view of.</summary>
+    public IImageDataset Source => source;
+
     public string NameOf(int index) => source.NameOf(indices[index]);
 
     public string? GroupOf(int index) => source.GroupOf(indices[index]);
@@ -60,4 +69,6 @@ public sealed class SubsetDataset : IImageDataset
     public IReadOnlyList<int> LabelsOf(int index) => source.LabelsOf(indices[index]);
 
     public ImageBuffer Load(int index, DecodeOptions options) => source.Load(indices[index], options);
+
+    public IReadOnlyList<float>? TargetsOf(int index) => source.TargetsOf(indices[index]);
 }

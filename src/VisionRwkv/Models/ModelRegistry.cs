@@ -25,6 +25,7 @@ public static class ModelRegistry
         Vrwkv("vrwkv_b", "Vision-RWKV-B (ImageNet-1K 224, 93.7M params, 82.0 top-1)", VrwkvConfig.Base),
         Vrwkv("vrwkv_l", "Vision-RWKV-L (ImageNet-22K→1K 384, 334.9M params, 86.0 top-1)", VrwkvConfig.Large),
         Vrwkv("vrwkv_mini_28", "Small Vision-RWKV for 28x28 grayscale (Fashion-MNIST)", VrwkvConfig.Mini28),
+        Vrwkv("vrwkv_mini_64", "Small Vision-RWKV for 64x64 grayscale (the synthetic X-ray demo)", VrwkvConfig.Mini64),
         Vrwkv("vrwkv_mini_32", "Small Vision-RWKV for 32x32 RGB (CIFAR-like)", VrwkvConfig.Mini32),
         Vit("vit_t", "ViT/DeiT-Tiny baseline (224, 5.7M params)", VitConfig.Tiny),
         Vit("vit_s", "ViT/DeiT-Small baseline (224, 22M params)", VitConfig.Small),

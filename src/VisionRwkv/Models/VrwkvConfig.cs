@@ -99,6 +99,16 @@ public sealed record VrwkvConfig
         Data = DataConfig.FashionMnist(),
     };
 
+    /// <summary>
+    /// 64x64 grayscale radiographs: 8x8 patches → 8x8 tokens, 96 wide, 4 layers. No crop (CropPct 1): findings sit at the
+    /// image edges (costophrenic angles, apices). Mean/std for windowed DICOM values in [0,1].
+    /// </summary>
+    public static VrwkvConfig Mini64 => new()
+    {
+        ImgHeight = 64, ImgWidth = 64, PatchSize = 8, InChannels = 1, EmbedDims = 96, Depth = 4, NumClasses = 5,
+        Data = new DataConfig(1, 64, 64, [0.35f], [0.2f], Datasets.Transforms.Interpolation.Bilinear, 1f),
+    };
+
     /// <summary>32x32 RGB (CIFAR-like): 4x4 patches → 8x8 tokens, 192 wide, 8 layers, 10 classes.</summary>
     public static VrwkvConfig Mini32 => new()
     {

@@ -51,6 +51,24 @@ public static class ClassifierRun
         return Run(RunSpec.Load(runJson), runDirectory, resume: true, options ?? new RunOptions(), cancellationToken);
     }
 
+    /// <summary>
+    /// The spec a run of multi-label data trains with: BCE (multi_label), no label smoothing, and the best checkpoint by
+    /// mean validation AUROC when the spec still names the single-label default (top-1 means nothing for multi-hot targets).
+    /// Single-label data, or a spec that already says multi_label, is returned unchanged.
+    /// </summary>
+    public static RunSpec ForData(RunSpec spec, bool multiLabelData)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        if (!multiLabelData || spec.Train.MultiLabel) return spec;
+        var best = spec.Train.BestMetric switch
+        {
+            "val_top1" or "val_top5" => "val_auroc",
+            "ema_top1" or "ema_top5" => "ema_auroc",
+            var other => other,
+        };
+        return spec with { Train = spec.Train with { MultiLabel = true, LabelSmoothing = 0, BestMetric = best } };
+    }
+
     /// <summary>The train and eval loaders of a spec over its splits, in the model's preprocessing.</summary>
     public static TrainingData Loaders(RunSpec spec, DataSplits splits, Datasets.DataConfig data)
     {
@@ -70,6 +88,7 @@ public static class ClassifierRun
     {
         var entry = ModelRegistry.Get(spec.Model);
         var splits = DataSources.Open(spec.Data, spec.ValFraction, spec.Train.Seed, spec.LimitTrain);
+        if (!resume) spec = ForData(spec, splits.Train.IsMultiLabel);
         var classes = splits.Classes;
         var data = Loaders(spec, splits, entry.Data);
 

@@ -81,7 +81,7 @@ public static class Evaluator
         model.eval();
         var scores = new List<float>();
         var hardLabels = new List<int>();
-        var multiHot = new List<bool>();
+        var multiHot = new List<float>(); // [N*K] 1, 0 or NaN (masked)
         double lossSum = 0;
         long samples = 0;
         int k = -1;
@@ -109,7 +109,7 @@ public static class Evaluator
                     scores.AddRange(probs.data<float>().ToArray());
                     var yc = y.cpu();
                     if (options.MultiLabel)
-                        multiHot.AddRange(yc.to_type(ScalarType.Float32).contiguous().data<float>().ToArray().Select(v => v >= 0.5f));
+                        multiHot.AddRange(yc.to_type(ScalarType.Float32).contiguous().data<float>().ToArray());
                     else if (yc.dim() == 1)
                         hardLabels.AddRange(yc.to_type(ScalarType.Int64).data<long>().ToArray().Select(v => (int)v));
                     else
@@ -145,14 +145,18 @@ public static class Evaluator
         };
     }
 
-    static EvaluationReport MultiLabelReportOf(float[] scores, bool[] labels, int k, long n, double loss, EvaluateOptions options)
+    static EvaluationReport MultiLabelReportOf(float[] scores, float[] targets, int k, long n, double loss, EvaluateOptions options)
     {
+        // Masked (NaN) targets count as negatives nowhere: they are left out of P/R/F1 and top-k hits, and of AUROC/AP.
+        var labels = targets.Select(v => v >= 0.5f).ToArray();
+        var masked = targets.Select(float.IsNaN).ToArray();
         var perClass = new ClassMetrics[k];
         for (int c = 0; c < k; c++)
         {
             long tp = 0, fp = 0, fn = 0;
             for (int i = 0; i < n; i++)
             {
+                if (masked[i * k + c]) continue;
                 bool predicted = scores[i * k + c] >= options.Threshold, actual = labels[i * k + c];
                 if (predicted && actual) tp++;
                 else if (predicted) fp++;
@@ -178,7 +182,7 @@ public static class Evaluator
             Top1 = (double)hit1 / n,
             Top5 = (double)hit5 / n,
             PerClass = perClass,
-            MultiLabelMetrics = MultiLabelMetrics.Compute(scores, labels, k),
+            MultiLabelMetrics = MultiLabelMetrics.ComputeMasked(scores, targets, k),
         };
     }
 

@@ -196,6 +196,43 @@ public static class MultiLabelMetrics
         return new MultiLabelReport(auroc, ap, NanMean(auroc), NanMean(ap), Auroc(scores, labels), AveragePrecision(scores, labels));
     }
 
+    /// <summary>
+    /// As <see cref="Compute"/> for targets 1, 0 or NaN: a NaN (masked) pair is left out of its label's AUROC/AP and of the
+    /// micro averages. With no NaN it equals <see cref="Compute"/> on targets == 1.
+    /// </summary>
+    public static MultiLabelReport ComputeMasked(ReadOnlySpan<float> scores, ReadOnlySpan<float> targets, int numLabels)
+    {
+        if (numLabels < 1 || scores.Length != targets.Length || scores.Length % numLabels != 0)
+            throw new ArgumentException($"Scores ({scores.Length}) and targets ({targets.Length}) must both be N x {numLabels}.");
+        int n = scores.Length / numLabels;
+        var auroc = new double[numLabels];
+        var ap = new double[numLabels];
+        var allScores = new List<float>(scores.Length);
+        var allLabels = new List<bool>(scores.Length);
+        for (int k = 0; k < numLabels; k++)
+        {
+            var colScores = new List<float>(n);
+            var colLabels = new List<bool>(n);
+            for (int i = 0; i < n; i++)
+            {
+                float t = targets[i * numLabels + k];
+                if (float.IsNaN(t)) continue;
+                colScores.Add(scores[i * numLabels + k]);
+                colLabels.Add(t >= 0.5f);
+            }
+            auroc[k] = Auroc(colScores.ToArray(), colLabels.ToArray());
+            ap[k] = AveragePrecision(colScores.ToArray(), colLabels.ToArray());
+        }
+        for (int j = 0; j < scores.Length; j++)
+        {
+            if (float.IsNaN(targets[j])) continue;
+            allScores.Add(scores[j]);
+            allLabels.Add(targets[j] >= 0.5f);
+        }
+        return new MultiLabelReport(auroc, ap, NanMean(auroc), NanMean(ap), Auroc(allScores.ToArray(), allLabels.ToArray()),
+            AveragePrecision(allScores.ToArray(), allLabels.ToArray()));
+    }
+
     /// <summary>Mean of the non-NaN entries; NaN when there are none.</summary>
     public static double NanMean(IEnumerable<double> values)
     {

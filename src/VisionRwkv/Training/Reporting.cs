@@ -133,7 +133,9 @@ public sealed class LineReporter(TextWriter writer, int logEverySteps = 50) : IT
     public void RunCompleted(TrainResult result)
     {
         ArgumentNullException.ThrowIfNull(result);
-        var test = result.Test?.Metrics.TryGetValue("top1", out var top1) == true ? string.Create(Inv, $", test_top1 {top1 * 100:F2}%") : "";
+        // Multi-label runs report their mean AUROC: top-1 of multi-hot targets means little.
+        var test = result.Test?.Metrics.TryGetValue("auroc", out var auroc) == true ? string.Create(Inv, $", test_auroc {auroc:F4}")
+            : result.Test?.Metrics.TryGetValue("top1", out var top1) == true ? string.Create(Inv, $", test_top1 {top1 * 100:F2}%") : "";
         // Without a validation split there is no best epoch to pick: the last epoch's weights are kept.
         string best = double.IsNaN(result.BestValue)
             ? string.Create(Inv, $"no {result.BestMetric} (no validation split), weights of epoch {result.BestEpoch}")
