@@ -39,9 +39,11 @@ internal static class ExplainCommand
         var ema = new Option<bool>("--ema") { Description = "Use the EMA weights." };
         var window = new Option<int?>("--occlusion-window") { Description = "Occlusion window side in pixels (default: the patch size)." };
         var stride = new Option<int?>("--occlusion-stride") { Description = "Occlusion stride in pixels (default: half the window)." };
+        var gradcamBlock = new Option<int?>("--gradcam-block") { Description = "Block whose normalised input Grad-CAM reads (default: the last)." };
+        var lastBlockOnly = new Option<bool>("--wkv-last-block") { Description = "WKV map of the last block's shares alone, without rolling them back through the earlier blocks." };
         var command = new Command("explain", "Saliency maps of a trained classifier as PNG overlays, or the pointing game on evidence boxes.")
         {
-            run, images, label, method, output, boxes, checkpoint, ema, window, stride,
+            run, images, label, method, output, boxes, checkpoint, ema, window, stride, gradcamBlock, lastBlockOnly,
         };
         command.SetAction(parse =>
         {
@@ -53,6 +55,8 @@ internal static class ExplainCommand
                 MultiLabel = trained.MultiLabel,
                 OcclusionWindow = parse.GetValue(window),
                 OcclusionStride = parse.GetValue(stride),
+                GradCamBlock = parse.GetValue(gradcamBlock),
+                WkvRollout = !parse.GetValue(lastBlockOnly),
             };
             var outFolder = parse.GetValue(output)!.FullName;
             var files = parse.GetValue(images) ?? [];

@@ -26,7 +26,8 @@ public sealed record SyntheticXraySummary(string Directory, int Patients, int Im
 /// <summary>
 /// A deterministic, chest-X-ray-like multi-label set written in NIH ChestX-ray14's layout (Data_Entry_2017.csv,
 /// train_val_list.txt, test_list.txt, images_001/images/*.dcm) so that <c>--data nih:DIR</c> reads it, plus
-/// findings_boxes.csv (<c>image,label,x0,y0,x1,y1</c>: image path relative to the CSV folder, box in pixels, half-open)
+/// findings_boxes.csv (<c>image,label,x0,y0,x1,y1</c>: image path relative to the CSV folder, box in pixels, half-open;
+/// findings_boxes_test.csv holds the test split's rows only)
 /// for pointing-game checks of saliency maps. Images are gray 16-bit DICOM (MONOCHROME2, bright = dense): two dark lung
 /// fields crossed by bright curved ribs and faint vessel markings, a spine and mediastinum, a heart shadow, noise.
 /// Findings, with their per-image probabilities (cardiomegaly is a trait of the patient, so all of a patient's studies
@@ -60,6 +61,7 @@ public static class SyntheticXray
         int s = options.Size;
         var csv = new StringBuilder("Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y],\n");
         var boxes = new StringBuilder("image,label,x0,y0,x1,y1\n");
+        var testBoxes = new StringBuilder("image,label,x0,y0,x1,y1\n");
         var trainVal = new StringBuilder();
         var test = new StringBuilder();
         var positives = FindingNames.ToDictionary(n => n, _ => 0, StringComparer.Ordinal);
@@ -83,7 +85,11 @@ public static class SyntheticXray
                 foreach (var l in labels) positives[l]++;
                 csv.Append(CultureInfo.InvariantCulture, $"{name},{(labels.Count == 0 ? NihChestXray14.NoFinding : string.Join('|', labels))},{st},{pid},{patient.Age},{patient.Sex},PA,{s},{s},0.5,0.5,\n");
                 foreach (var b in study.Boxes)
-                    boxes.Append(CultureInfo.InvariantCulture, $"images_001/images/{name},{b.Label},{b.X0},{b.Y0},{b.X1},{b.Y1}\n");
+                {
+                    var line = string.Create(CultureInfo.InvariantCulture, $"images_001/images/{name},{b.Label},{b.X0},{b.Y0},{b.X1},{b.Y1}\n");
+                    boxes.Append(line);
+                    if (isTest) testBoxes.Append(line);
+                }
                 (isTest ? test : trainVal).Append(name).Append('\n');
                 count++;
                 if (isTest) testCount++;
@@ -92,6 +98,8 @@ public static class SyntheticXray
         AtomicFile.WriteText(Path.Combine(dir, "train_val_list.txt"), trainVal.ToString());
         AtomicFile.WriteText(Path.Combine(dir, "test_list.txt"), test.ToString());
         AtomicFile.WriteText(Path.Combine(dir, "findings_boxes.csv"), boxes.ToString());
+        // The test patients' boxes alone: what a pointing game of a trained model is scored on.
+        AtomicFile.WriteText(Path.Combine(dir, "findings_boxes_test.csv"), testBoxes.ToString());
         AtomicFile.WriteText(entries, csv.ToString());
         return new SyntheticXraySummary(dir, options.Patients, count, testCount, positives);
     }

@@ -29,7 +29,7 @@ public static class GradCam
     internal static float[,] Map(IImageClassifier model, Tensor x, int label, SaliencyOptions options)
     {
         using var scope = NewDisposeScope();
-        var (tokens, gradients, grid) = TokensAndGradients(model, x, label, Target(options, label));  // [N,C] each
+        var (tokens, gradients, grid) = TokensAndGradients(model, x, label, Target(options, label), options.GradCamBlock);  // [N,C] each
         return ScaleToImage(tokens, gradients, grid, x.shape[2], x.shape[3]);
     }
 
@@ -51,8 +51,11 @@ public static class GradCam
     /// gradient is taken there and nothing before it is differentiated.
     /// </summary>
     internal static (Tensor Tokens, Tensor Gradients, PatchGrid Grid) TokensAndGradients(IImageClassifier model, Tensor x, int label,
-        Func<Tensor, Tensor>? target = null)
+        Func<Tensor, Tensor>? target = null, int? block = null)
     {
+        int Layer(int count) => block is int b
+            ? (b >= 0 && b < count ? b : throw new ArgumentException($"Grad-CAM block {b}: the model has blocks 0..{count - 1}"))
+            : count - 1;
         var module = Saliency.AsModule(model);
         Tensor? leaf = null;
         PatchGrid? grid = null;
@@ -71,7 +74,7 @@ public static class GradCam
             {
                 int p = v.Config.PatchSize;
                 grid = new PatchGrid((x.shape[2] + p - 1) / p, (x.shape[3] + p - 1) / p);   // PatchEmbed pads to whole patches
-                string last = $"backbone.layers.{v.LayerCount - 1}";
+                string last = $"backbone.layers.{Layer(v.LayerCount)}";
                 if (!v.Config.PostNorm)
                 {
                     var norm = Find<nn.Module<Tensor, Tensor>>(v, last + ".ln1").register_forward_hook((_, _, y) => capture(y));
@@ -80,16 +83,16 @@ public static class GradCam
                 else
                 {
                     // Post-norm blocks normalise the branch output, not its input: the block's input is the token map.
-                    var block = Find<nn.Module<Tensor, PatchGrid, Tensor>>(v, last)
+                    var blockModule = Find<nn.Module<Tensor, PatchGrid, Tensor>>(v, last)
                         .register_forward_pre_hook((_, input, g) => (capture(input), g));
-                    removeHook = () => block.remove();
+                    removeHook = () => blockModule.remove();
                 }
                 prefixTokens = 0;
                 break;
             }
             case VisionTransformer vit:
             {
-                var norm1 = Find<nn.Module<Tensor, Tensor>>(vit, $"blocks.{vit.LayerCount - 1}.norm1")
+                var norm1 = Find<nn.Module<Tensor, Tensor>>(vit, $"blocks.{Layer(vit.LayerCount)}.norm1")
                     .register_forward_hook((_, _, y) => capture(y));
                 removeHook = () => norm1.remove();
                 int p = vit.Config.PatchSize;

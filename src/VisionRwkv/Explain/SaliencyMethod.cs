@@ -61,8 +61,17 @@ public sealed record SaliencyOptions
     /// <summary>What Grad-CAM differentiates.</summary>
     public GradCamTarget GradCamTarget { get; init; } = GradCamTarget.Logit;
 
+    /// <summary>The block whose LayerNorm'd input Grad-CAM reads (null = the last, the convention for ViTs).</summary>
+    public int? GradCamBlock { get; init; }
+
     /// <summary>Channel weighting of the WKV map.</summary>
     public WkvWeighting WkvWeighting { get; init; } = WkvWeighting.Label;
+
+    /// <summary>
+    /// Roll the WKV map back through every block's Bi-WKV to the image's patches (default), or stop at the tokens that
+    /// enter the last block (false: the last block's shares alone). See <see cref="WkvAttribution"/>.
+    /// </summary>
+    public bool WkvRollout { get; init; } = true;
 
     /// <summary>Channels per chunk of the fast WKV map: its memory is Chunk·N² floats.</summary>
     public int WkvChannelChunk { get; init; } = 16;

@@ -22,6 +22,13 @@ public static class SaliencyOverlay
     /// <param name="alpha">Weight of the colour map in the blend.</param>
     public static void WritePng(string path, float[] image, int channels, float[,] map, DataConfig data, float alpha = 0.5f)
     {
+        var png = Png(image, channels, map, data, alpha);
+        AtomicFile.Write(path, s => s.Write(png));
+    }
+
+    /// <summary>The overlay as PNG bytes (for reports that embed it); arguments as <see cref="WritePng"/>.</summary>
+    public static byte[] Png(float[] image, int channels, float[,] map, DataConfig data, float alpha = 0.5f)
+    {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(map);
         ArgumentNullException.ThrowIfNull(data);
@@ -52,8 +59,8 @@ public static class SaliencyOverlay
             }
         System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bmp.GetPixels(), pixels.Length);
         using var encoded = bmp.Encode(SKEncodedImageFormat.Png, 100)
-            ?? throw new InvalidOperationException($"{path}: SkiaSharp could not encode the PNG");
-        AtomicFile.Write(path, s => encoded.SaveTo(s));
+            ?? throw new InvalidOperationException("SkiaSharp could not encode the saliency PNG");
+        return encoded.ToArray();
     }
 
     /// <summary>A blue → cyan → yellow → red ramp (jet-like, the colour map of the Grad-CAM paper's figures).</summary>

@@ -29,6 +29,11 @@ namespace VisionRwkv.Explain;
 /// the label (it shows where the layer looks, not what decides the class); ReLU, then divided by its maximum.
 /// Models whose head is an MLP (VRWKV-L) or whose WKV output is layer-normed (key_norm) have no such linear path;
 /// there the Label weighting falls back to Mixing.
+/// Rollout (<see cref="SaliencyOptions.WkvRollout"/>, default): M gives the tokens that enter the last block, which
+/// earlier bidirectional blocks have already mixed across the whole image; M is carried back to the image's patches
+/// through every earlier block's channel-averaged mixing matrix Ā_b (<see cref="Rollback"/>: half along the residual,
+/// half along the rows of Ā_b), as attention rollout does for Transformers. Channel mixes act per token and are
+/// passed through unchanged (their one-pixel Q-Shift is ignored).
 /// The map ignores <see cref="Wkv.WkvCompat.OfficialOldKernel"/>'s chunk stitching: it uses the exact formula.
 /// </para>
 /// <para>
@@ -44,11 +49,23 @@ public static class WkvAttribution
         if (model is not VrwkvClassifier v)
             throw new NotSupportedException($"the WKV map needs a Vision-RWKV model; {model.Name} has no Bi-WKV (use gradcam or occlusion)");
         using var scope = NewDisposeScope();
-        var (inputs, grid) = LastBlockInputs(v, x);
+        var (blocks, grid) = BlockInputs(v, x, options.WkvRollout ? null : v.LayerCount - 1);
+        var inputs = blocks[^1];
         var rho = options.WkvWeighting == WkvWeighting.Label ? LabelRelevance(v, label) : null;
         var tokens = TokenMap(inputs.K[0], inputs.V[0], inputs.Gate[0], inputs.W, inputs.U, rho, options.WkvChannelChunk);   // [N]
+        if (options.WkvRollout)
+        {
+            // Back through the earlier blocks: tokens[i] is what token i entering the last block supplies; what entered
+            // block b at token i reached block b+1 at i itself (the residual) and, through the Bi-WKV's rows, at every t.
+            for (int b = blocks.Count - 2; b >= 0; b--)
+                tokens = Rollback(tokens, MixingMatrix(blocks[b].K[0], blocks[b].W, blocks[b].U, options.WkvChannelChunk));
+        }
         var up = Saliency.Upsample(tokens.reshape(grid.Height, grid.Width), x.shape[2], x.shape[3]);
-        return rho is null ? Saliency.MinMax(up) : Saliency.ScaleByMax(nn.functional.relu(up));
+        if (rho is null) return Saliency.MinMax(up);
+        // Tokens that support the label; when none does (an untrained model, a label the image argues against), the
+        // signed map min-max scaled rather than a blank one.
+        var support = nn.functional.relu(up);
+        return support.max().item<float>() > 0 ? Saliency.ScaleByMax(support) : Saliency.MinMax(up);
     }
 
     /// <summary>
@@ -127,29 +144,75 @@ public static class WkvAttribution
         return map;
     }
 
-    /// <summary>The last block's spatial-mix inputs k, v, σ(r) [1,N,C] and w, u [C] for image batch x, without gradients.</summary>
-    internal static ((Tensor K, Tensor V, Tensor Gate, Tensor W, Tensor U) Inputs, PatchGrid Grid) LastBlockInputs(VrwkvClassifier model, Tensor x)
+    /// <summary>
+    /// The channel-averaged Bi-WKV mixing matrix of one block, Ā[t,i] = (1/C) Σ_c a^c_{t,i} (rows sum to 1), from its
+    /// keys k [N,C] and w, u [C]; chunked over channels like <see cref="TokenMap"/>. [N,N] float32.
+    /// </summary>
+    public static Tensor MixingMatrix(Tensor k, Tensor w, Tensor u, int chunk = 16)
     {
-        var att = GradCam.Find<SpatialMix>(model, $"backbone.layers.{model.LayerCount - 1}.att");
-        Tensor? seen = null;
-        PatchGrid grid = default;
-        var hook = att.register_forward_pre_hook((_, input, g) =>
+        ArgumentNullException.ThrowIfNull(k);
+        ArgumentNullException.ThrowIfNull(w);
+        ArgumentNullException.ThrowIfNull(u);
+        using var noGrad = no_grad();
+        using var scope = NewDisposeScope();
+        long n = k.shape[0], c = k.shape[1];
+        var dev = k.device;
+        var idx = arange(n, dtype: float32, device: dev);
+        var dist = (idx.unsqueeze(1) - idx.unsqueeze(0)).abs() - 1;             // [N(t),N(i)]
+        var self = eye(n, dtype: ScalarType.Bool, device: dev);
+        var sum = zeros(n, n, dtype: float32, device: dev);
+        for (long c0 = 0; c0 < c; c0 += chunk)
         {
-            seen = input.detach().DetachFromDisposeScope();
+            using var step = NewDisposeScope();
+            long cc = Math.Min(chunk, c - c0);
+            var kc = k.narrow(1, c0, cc).t().to(float32);                        // [cc,N]
+            var logits = -dist.unsqueeze(0) * w.narrow(0, c0, cc).to(float32).view(cc, 1, 1) + kc.unsqueeze(1);
+            logits = where(self, (u.narrow(0, c0, cc).to(float32).view(cc, 1) + kc).unsqueeze(2), logits);
+            sum.add_(logits.softmax(2).sum([0L]));                                // Σ_c a^c [N,N]
+        }
+        return (sum / c).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// One step of the rollout (Abnar and Zuidema 2020, for attention; here the Bi-WKV's explicit weights): relevance
+    /// m [N] of the tokens leaving a block → relevance of the tokens entering it, m'_i = ½ m_i + ½ Σ_t m_t Ā[t,i]: half
+    /// through the residual path, half through the mixing rows (the usual equal split of the rollout). [N] float32.
+    /// </summary>
+    public static Tensor Rollback(Tensor relevance, Tensor mixing)
+    {
+        ArgumentNullException.ThrowIfNull(relevance);
+        ArgumentNullException.ThrowIfNull(mixing);
+        using var scope = NewDisposeScope();
+        return (0.5 * relevance + 0.5 * mixing.t().matmul(relevance)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// The spatial-mix inputs k, v, σ(r) [1,N,C] and w, u [C] of every block (or of block <paramref name="only"/>), in
+    /// order, for image batch x, without gradients.
+    /// </summary>
+    internal static (IReadOnlyList<(Tensor K, Tensor V, Tensor Gate, Tensor W, Tensor U)> Blocks, PatchGrid Grid) BlockInputs(VrwkvClassifier model, Tensor x, int? only = null)
+    {
+        var indices = only is int o ? [o] : Enumerable.Range(0, model.LayerCount).ToArray();
+        var atts = indices.Select(i => GradCam.Find<SpatialMix>(model, $"backbone.layers.{i}.att")).ToArray();
+        var seen = new Tensor?[atts.Length];
+        PatchGrid grid = default;
+        var hooks = atts.Select((att, j) => att.register_forward_pre_hook((_, input, g) =>
+        {
+            seen[j] = input.detach().DetachFromDisposeScope();
             grid = g;
             return null;
-        });
+        })).ToArray();
         try
         {
             using var noGrad = no_grad();
             using (NewDisposeScope()) model.Backbone.call(x);
-            if (seen is null) throw new InvalidOperationException($"the last spatial mix of {model.Name} did not run");
-            return (att.WkvInputs(seen, grid), grid);
+            if (seen.Any(t => t is null)) throw new InvalidOperationException($"a spatial mix of {model.Name} did not run");
+            return ([.. atts.Select((att, j) => att.WkvInputs(seen[j]!, grid))], grid);
         }
         finally
         {
-            hook.remove();
-            seen?.Dispose();
+            foreach (var h in hooks) h.remove();
+            foreach (var t in seen) t?.Dispose();
         }
     }
 

@@ -4,7 +4,9 @@ using VisionRwkv.Datasets.Imaging.Dicom;
 using VisionRwkv.Datasets.Loading;
 using VisionRwkv.Datasets.Sources;
 using VisionRwkv.Datasets.Transforms;
+using VisionRwkv.Explain;
 using VisionRwkv.Medical;
+using VisionRwkv.Models;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Runs;
@@ -21,6 +23,11 @@ public sealed record TriageOptions
     public MedicalEvaluationOptions Evaluation { get; init; } = new();
     /// <summary>Gallery cases per kind (true positive, false positive, false negative) and label.</summary>
     public int GalleryPerKind { get; init; } = 1;
+    /// <summary>
+    /// The saliency map drawn over each gallery case for its label; null shows the images alone. Grad-CAM by default:
+    /// it works for every classifier, and it is what readers of the X-ray literature expect to see.
+    /// </summary>
+    public SaliencyMethod? GallerySaliency { get; init; } = SaliencyMethod.GradCam;
 }
 
 /// <summary>What <see cref="TriageEvaluation.Run"/> computed and wrote.</summary>
@@ -30,7 +37,7 @@ public sealed record TriageResult(MedicalEvaluationReport Report, EvaluationSet 
 /// <summary>
 /// <c>rwkv eval</c> for multi-label runs: the model's raw logits on the validation and test splits (with image and patient
 /// ids), <see cref="MedicalEvaluation.Evaluate"/> (thresholds and temperatures from validation), and the report files.
-/// The gallery shows the images themselves (decoded and windowed as the model saw them, before resizing).
+/// The gallery shows each case with the saliency map of its label (<see cref="TriageOptions.GallerySaliency"/>).
 /// </summary>
 public static class TriageEvaluation
 {
@@ -54,10 +61,19 @@ public static class TriageEvaluation
         var rowOf = RowsById(test);
         var gallery = cases.Select(c =>
         {
-            var image = test.Load(rowOf[testSet.ImageIds[c.Image]], DecodeOptions.Default);
+            var row = rowOf[testSet.ImageIds[c.Image]];
             var title = string.Create(CultureInfo.InvariantCulture,
                 $"{testSet.Labels[c.Label]}: {c.Kind}, score {c.Score:F3} (target {(c.Target ? 1 : 0)}), {testSet.ImageIds[c.Image]}, patient {testSet.PatientIds[c.Image]}");
-            return new GalleryItem(title, DicomPreview.Png(image));
+            if (options.GallerySaliency is { } method && trained.Model is IImageClassifier classifier)
+            {
+                // The map of the case's own label over the image as the model saw it (eval resize and crop).
+                var prepared = PreparedImage.Load(test.NameOf(row), trained.Data);
+                var input = prepared.Input;
+                using var scope = NewDisposeScope();
+                var map = Saliency.Map(classifier, tensor(input.Data, [input.Channels, input.Height, input.Width]), c.Label, method);
+                return new GalleryItem($"{title}; {method} map", SaliencyOverlay.Png(input.Data, input.Channels, map, trained.Data));
+            }
+            return new GalleryItem(title, DicomPreview.Png(test.Load(row, DecodeOptions.Default)));
         }).ToList();
         var title = $"X-ray triage evaluation: {Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(runDirectory)))} ({trained.Weights})";
         var files = TriageReport.Write(options.OutputDirectory ?? runDirectory, title, report, testSet, gallery);

@@ -39,11 +39,14 @@ public sealed class SanityTests(SyntheticEvidence task, ITestOutputHelper output
     }
 
     /// <summary>
-    /// The pointing game. The issue asks for 80% for Grad-CAM and the WKV map; measured here (150 steps, 38 held-out
-    /// images with evidence) they reach 36.8% and 47.4%, and occlusion 84.2%, so the task is well posed and the
-    /// gradient-based and WKV maps fall short of the bar (see the README). This test holds what was measured with a
-    /// margin: occlusion at least 70%, Grad-CAM and the WKV map at least 25%, about twice chance (the grown box covers
-    /// 144 of 1024 pixels, 14%, less at the borders), so a map that stops pointing at the evidence fails.
+    /// The pointing game. The issue asks for 80% for Grad-CAM and the WKV map. Measured here (150 steps, 38 held-out
+    /// images with evidence): the WKV map rolled back through both blocks hits 100%, and this test holds it to the
+    /// issue's 80%; the last block's shares alone (the map without rollout) hit 47.4%, since the first block's
+    /// bidirectional mixing has already spread the evidence over every token that enters the last one. Grad-CAM falls
+    /// short for the same reason: 36.8% on the last block (the default, as for ViTs), 57.9% on the first block's input,
+    /// so it is held only to about twice chance (25%; the grown box covers 144 of 1024 pixels, 14%, less at the
+    /// borders), and occlusion, the model-agnostic reference, to 70% (84.2% measured), which shows the task is well
+    /// posed. A map that stops pointing at the evidence fails.
     /// </summary>
     [Fact]
     public void The_maps_point_at_the_evidence_patch_more_often_than_chance_and_occlusion_in_most_images()
@@ -57,12 +60,14 @@ public sealed class SanityTests(SyntheticEvidence task, ITestOutputHelper output
             ["gradcam-logodds"] = HitRate("gradcam-logodds", task.Model, SaliencyMethod.GradCam, Options with { GradCamTarget = GradCamTarget.LogOdds }),
             ["wkv"] = HitRate("wkv", task.Model, SaliencyMethod.Wkv),
             ["wkv-mixing"] = HitRate("wkv-mixing", task.Model, SaliencyMethod.Wkv, Options with { WkvWeighting = WkvWeighting.Mixing }),
+            ["wkv-last-block"] = HitRate("wkv-last-block", task.Model, SaliencyMethod.Wkv, Options with { WkvRollout = false }),
+            ["gradcam-block0"] = HitRate("gradcam-block0", task.Model, SaliencyMethod.GradCam, Options with { GradCamBlock = 0 }),
             ["occlusion"] = HitRate("occlusion", task.Model, SaliencyMethod.Occlusion),
         };
         foreach (var (name, rate) in rates) output.WriteLine($"pointing game {name}: {rate:P1} of {count}");
         Assert.True(rates["occlusion"] >= 0.7, $"occlusion hit rate {rates["occlusion"]:P1}: the task or the model is broken");
         Assert.True(rates["gradcam"] >= 0.25, $"Grad-CAM hit rate {rates["gradcam"]:P1}");
-        Assert.True(rates["wkv"] >= 0.25, $"WKV map hit rate {rates["wkv"]:P1}");
+        Assert.True(rates["wkv"] >= 0.8, $"WKV map hit rate {rates["wkv"]:P1}, below the issue's 80%");
     }
 
     /// <summary>Spearman rank correlation of two maps (average ranks for ties; an all-zero Grad-CAM map is constant).</summary>

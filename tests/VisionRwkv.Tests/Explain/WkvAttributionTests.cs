@@ -83,4 +83,35 @@ public sealed class WkvAttributionTests
         var e = Assert.Throws<NotSupportedException>(() => Saliency.Map(vit, image, 0, SaliencyMethod.Wkv));
         Assert.Contains("Vision-RWKV", e.Message);
     }
+
+    [Fact]
+    public void The_rollout_mixing_matrix_is_the_channel_mean_of_the_softmax_rows_and_rollback_keeps_the_total()
+    {
+        // Ā[t,i] = (1/C) Σ_c softmax_i(ℓ^c_{t,·}) with ℓ = -(|t-i|-1)w + k_i off the diagonal and u + k_t on it, written
+        // out in double loops; rows of Ā sum to 1, so a rollback step keeps Σ_i m_i.
+        using var scope = NewDisposeScope();
+        var gen = new TorchSharp.torch.Generator(5);
+        const int n = 11, c = 5;
+        var k = randn(n, c, generator: gen);
+        var w = (rand(c, generator: gen) * 10 - 5) / n;
+        var u = (rand(c, generator: gen) * 4 - 2) / n;
+        var fast = ToArray2(WkvAttribution.MixingMatrix(k, w, u, chunk: 2));
+        var kk = ToArray2(k);
+        float[] ww = w.data<float>().ToArray(), uu = u.data<float>().ToArray();
+        for (int t = 0; t < n; t++)
+        {
+            var expected = new double[n];
+            for (int ch = 0; ch < c; ch++)
+            {
+                var l = Enumerable.Range(0, n).Select(i => i == t ? (double)uu[ch] + kk[t, ch] : -(Math.Abs(t - i) - 1.0) * ww[ch] + kk[i, ch]).ToArray();
+                double z = l.Sum(Math.Exp);
+                for (int i = 0; i < n; i++) expected[i] += Math.Exp(l[i]) / z / c;
+            }
+            for (int i = 0; i < n; i++)
+                Assert.True(Math.Abs(fast[t, i] - expected[i]) < 1e-6, $"Ā[{t},{i}] = {fast[t, i]}, expected {expected[i]}");
+        }
+        var m = randn(n, generator: gen);
+        var back = WkvAttribution.Rollback(m, WkvAttribution.MixingMatrix(k, w, u));
+        Assert.Equal(m.sum().item<float>(), back.sum().item<float>(), 4);
+    }
 }

@@ -31,6 +31,14 @@ public sealed class RunSpecTests : IDisposable
             Assert.False(string.IsNullOrWhiteSpace(text.Model));
             return;
         }
+        if (name.StartsWith("detect-", StringComparison.Ordinal))
+        {
+            // Detection runs: the backbone resized, the pyramid, the head, the synthetic set's sizes.
+            var detect = VisionRwkv.Detection.Runs.DetectRunSpec.Load(path);
+            detect.Train.Validate();
+            detect.DetectorConfig(10).Validate();
+            return;
+        }
         var spec = RunSpec.Load(path);
         spec.Train.Validate();
         spec.Augment.Validate();

@@ -36,6 +36,8 @@ public sealed record DetectRunSpec
     /// <summary>Input channels (1 for grey images); null = the preset's.</summary>
     public int? InChannels { get; init; }
     public int? PatchSize { get; init; }
+    /// <summary>Kernel of the patch embedding; larger than the patch size gives overlapping patches (null = the patch size).</summary>
+    public int? PatchKernel { get; init; }
     public int? EmbedDims { get; init; }
     public int? Depth { get; init; }
     public double? DropPathRate { get; init; }
@@ -93,6 +95,7 @@ public sealed record DetectRunSpec
             ImgWidth = ImgSize,
             InChannels = channels,
             PatchSize = PatchSize ?? c.PatchSize,
+            PatchKernel = PatchKernel ?? (PatchSize is null ? c.PatchKernel : null),
             EmbedDims = EmbedDims ?? c.EmbedDims,
             Depth = Depth ?? c.Depth,
             DropPathRate = DropPathRate ?? c.DropPathRate,

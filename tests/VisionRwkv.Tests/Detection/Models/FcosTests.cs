@@ -232,12 +232,12 @@ public sealed class DetectorInitFromTests
             var mine = detector.state_dict();
             var theirs = classifier.state_dict();
             foreach (var key in theirs.Keys.Where(k => k.StartsWith("backbone.", StringComparison.Ordinal) && k != "backbone.pos_embed"))
-                Assert.True(mine[key].equal(theirs[key]).item<bool>(), $"{key} did not load");
+                Assert.True(mine[key].equal(theirs[key]).all().item<bool>(), $"{key} did not load");
             Assert.Equal(new long[] { 1, 256, 96 }, mine["backbone.pos_embed"].shape);
             Assert.Contains(report.Resized, r => r.Key == "backbone.pos_embed");
             Assert.Equal(["head.fc.bias", "head.fc.weight"], report.Unexpected.Order(StringComparer.Ordinal));
             Assert.Contains("bbox_head.conv_cls.weight", report.Reinitialised);
-            Assert.True(mine["neck.stages.0.1.weight"].equal(neckBefore).item<bool>());
+            Assert.True(mine["neck.stages.0.1.weight"].equal(neckBefore).all().item<bool>());
         }
         finally
         {
