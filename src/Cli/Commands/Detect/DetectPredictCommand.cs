@@ -16,7 +16,7 @@ internal static class DetectPredictCommand
         var run = new Argument<DirectoryInfo>("run") { Description = "Run folder written by 'rwkv detect train'." };
         var inputs = new Argument<string[]>("images") { Description = "Image files or folders (searched recursively).", Arity = ArgumentArity.OneOrMore };
         var output = new Option<DirectoryInfo>("--output", "-o") { Description = "Folder for results.json and the drawn PNGs (must not already hold results.json).", DefaultValueFactory = _ => new DirectoryInfo("detections") };
-        var minScore = new Option<double>("--draw-threshold") { Description = "Draw boxes scoring at least this (results.json keeps every detection).", DefaultValueFactory = _ => 0.3 };
+        var minScore = new Option<double>("--draw-threshold") { Description = "Draw boxes scoring at least this (results.json keeps every detection).", DefaultValueFactory = _ => 0.5 };
         var checkpoint = new Option<FileInfo?>("--checkpoint") { Description = "Weights file (default: the run's best)." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
         var command = new Command("predict", "Detect objects in images: COCO results JSON (image ids follow the listed order, file names in images.json) and one PNG per image with boxes and labels.")
