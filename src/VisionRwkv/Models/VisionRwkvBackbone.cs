@@ -57,6 +57,22 @@ public sealed class VisionRwkvBackbone : nn.Module<Tensor, Tensor>
         return (tokens.MoveToOuterDisposeScope(), grid);
     }
 
+    /// <summary>
+    /// timm's layer id of a parameter of a model with this backbone under the key prefix <c>backbone.</c>, for
+    /// layer-wise learning-rate decay: 0 for the embeddings, i+1 for block i, depth+1 for the final norm and whatever
+    /// sits on top (a classifier head, a detector's neck and head).
+    /// </summary>
+    public static int LayerIdOf(string parameterName, int depth)
+    {
+        ArgumentNullException.ThrowIfNull(parameterName);
+        const string blocks = "backbone.layers.";
+        if (parameterName.StartsWith(blocks, StringComparison.Ordinal))
+            return int.Parse(parameterName.AsSpan(blocks.Length, parameterName.IndexOf('.', blocks.Length) - blocks.Length), System.Globalization.CultureInfo.InvariantCulture) + 1;
+        if (parameterName.StartsWith("backbone.patch_embed.", StringComparison.Ordinal) || parameterName == "backbone.pos_embed")
+            return 0;
+        return depth + 1;
+    }
+
     /// <summary>Feature map for dense heads and saliency.</summary>
     /// <returns>[B,C,H,W]</returns>
     public Tensor ForwardMap(Tensor x)

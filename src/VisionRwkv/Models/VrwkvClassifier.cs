@@ -51,16 +51,7 @@ public sealed class VrwkvClassifier : nn.Module<Tensor, Tensor>, IImageClassifie
 
     public int LayerCount => Config.Depth;
 
-    public int LayerIdOf(string parameterName)
-    {
-        ArgumentNullException.ThrowIfNull(parameterName);
-        const string blocks = "backbone.layers.";
-        if (parameterName.StartsWith(blocks, StringComparison.Ordinal))
-            return int.Parse(parameterName.AsSpan(blocks.Length, parameterName.IndexOf('.', blocks.Length) - blocks.Length), System.Globalization.CultureInfo.InvariantCulture) + 1;
-        if (parameterName.StartsWith("backbone.patch_embed.", StringComparison.Ordinal) || parameterName == "backbone.pos_embed")
-            return 0;
-        return Config.Depth + 1;   // the final norm and the head
-    }
+    public int LayerIdOf(string parameterName) => VisionRwkvBackbone.LayerIdOf(parameterName, Config.Depth);
 
     public bool IsHead(string parameterName) => parameterName.StartsWith("head.", StringComparison.Ordinal);
 

@@ -13,13 +13,4 @@ internal static class DetectCommand
         command.Subcommands.Add(DetectPredictCommand.Create());
         return command;
     }
-
-    internal static int Fail(string command, string message)
-    {
-        Console.Error.WriteLine($"rwkv detect {command}: {message}");
-        return 1;
-    }
-
-    internal static bool IsUserError(Exception e) =>
-        e is ArgumentException or InvalidDataException or IOException or FormatException or InvalidOperationException or NotSupportedException;
 }

@@ -1,3 +1,4 @@
+using VisionRwkv.Datasets.Detection;
 using System.CommandLine;
 using System.Globalization;
 using VisionRwkv.Detection.Runs;
@@ -32,7 +33,7 @@ internal static class DetectEvalCommand
                 var outDir = parse.GetValue(output)?.FullName ?? Path.Combine(dir, "eval-" + s);
                 Directory.CreateDirectory(outDir);
                 var resultsPath = Path.Combine(outDir, "coco_results.json");
-                DetectionFiles.WriteResults(resultsPath, r.Results);
+                CocoJson.WriteResults(resultsPath, r.Results);
                 var metricsPath = Path.Combine(outDir, "coco_metrics.json");
                 DetectionFiles.WriteMetrics(metricsPath, r, resultsPath);
                 Console.WriteLine($"weights {detector.Weights}, {r.Images} images, {r.Results.Count} detections");
@@ -43,9 +44,9 @@ internal static class DetectEvalCommand
                 Console.WriteLine($"metrics:      {metricsPath}");
                 return 0;
             }
-            catch (Exception e) when (DetectCommand.IsUserError(e))
+            catch (Exception e) when (CommandErrors.IsUserError(e))
             {
-                return DetectCommand.Fail("eval", e.Message);
+                return CommandErrors.Fail("detect eval", e.Message);
             }
         });
         return command;

@@ -29,15 +29,15 @@ internal static class DetectPredictCommand
             {
                 var files = Expand(parse.GetValue(inputs)!);
                 if (files.Count == 0)
-                    return DetectCommand.Fail("predict", "no image files found");
+                    return CommandErrors.Fail("detect predict", "no image files found");
                 var outDir = parse.GetValue(output)!.FullName;
                 var resultsPath = Path.Combine(outDir, "results.json");
                 if (File.Exists(resultsPath))
-                    return DetectCommand.Fail("predict", $"{resultsPath} exists; not overwriting it (choose another --output)");
+                    return CommandErrors.Fail("detect predict", $"{resultsPath} exists; not overwriting it (choose another --output)");
                 Directory.CreateDirectory(outDir);
                 using var detector = TrainedDetector.Open(parse.GetValue(run)!.FullName, parse.GetValue(checkpoint)?.FullName, parse.GetValue(device)!);
                 var results = detector.Predict(files, out var skipped);
-                DetectionFiles.WriteResults(resultsPath, results);
+                CocoJson.WriteResults(resultsPath, results);
                 var images = new ImageFilesDetectionDataset(files, detector.Categories).ToCoco();
                 CocoJson.Write(Path.Combine(outDir, "images.json"), images with { Images = [.. files.Select((f, i) => new CocoImage(i + 1, Path.GetFullPath(f), 0, 0))] }, indented: true);
                 var byImage = results.ToLookup(r => r.ImageId);
@@ -58,9 +58,9 @@ internal static class DetectPredictCommand
                 Console.WriteLine($"{results.Count} detections in {files.Count - skipped.Count} images ({results.Count(r => r.Score >= parse.GetValue(minScore))} drawn); results: {resultsPath}");
                 return skipped.Count > 0 ? 2 : 0;
             }
-            catch (Exception e) when (DetectCommand.IsUserError(e))
+            catch (Exception e) when (CommandErrors.IsUserError(e))
             {
-                return DetectCommand.Fail("predict", e.Message);
+                return CommandErrors.Fail("detect predict", e.Message);
             }
         });
         return command;

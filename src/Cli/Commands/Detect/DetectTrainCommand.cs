@@ -62,9 +62,9 @@ internal static class DetectTrainCommand
                 Console.WriteLine($"run folder: {result.RunDirectory}");
                 return Task.FromResult(result.Completed ? 0 : 130);
             }
-            catch (Exception e) when (DetectCommand.IsUserError(e))
+            catch (Exception e) when (CommandErrors.IsUserError(e))
             {
-                return Task.FromResult(DetectCommand.Fail("train", e.Message));
+                return Task.FromResult(CommandErrors.Fail("detect train", e.Message));
             }
         });
         return command;

@@ -43,14 +43,7 @@ internal static class TextCommand
         return loaded;
     }
 
-    internal static int Fail(string command, string message)
-    {
-        Console.Error.WriteLine($"rwkv text {command}: {message}");
-        return 1;
-    }
 
-    internal static bool IsUserError(Exception e) =>
-        e is ArgumentException or InvalidDataException or IOException or FormatException or InvalidOperationException or NotSupportedException;
 
     private static string FirstLine(string s) => s.Split('\n')[0];
 }

@@ -28,7 +28,7 @@ internal static class TextEvalCommand
             try
             {
                 string path = parse.GetValue(data)!;
-                if (!File.Exists(path)) return TextCommand.Fail("eval", $"{path}: no such file");
+                if (!File.Exists(path)) return CommandErrors.Fail("text eval", $"{path}: no such file");
                 var bytes = File.ReadAllBytes(path);
                 if (parse.GetValue(maxBytes) is long n && n < bytes.Length) bytes = bytes[..(int)n];
                 string text;
@@ -38,13 +38,13 @@ internal static class TextEvalCommand
                 }
                 catch (DecoderFallbackException e)
                 {
-                    return TextCommand.Fail("eval", $"{path}: not valid UTF-8 at byte offset {e.Index}");
+                    return CommandErrors.Fail("text eval", $"{path}: not valid UTF-8 at byte offset {e.Index}");
                 }
                 var loaded = TextCommand.LoadModel(parse.GetValue(model)!);
                 using var m = loaded.Model;
                 var tok = TokenizerFactory.Open(parse.GetValue(tokenizer), m.VocabSize);
                 var ids = tok.Encode(text);
-                if (ids.Length < 2) return TextCommand.Fail("eval", $"{path}: fewer than two tokens");
+                if (ids.Length < 2) return CommandErrors.Fail("text eval", $"{path}: fewer than two tokens");
                 long predictedBytes = Encoding.UTF8.GetByteCount(text) - Encoding.UTF8.GetByteCount(tok.Decode([ids[0]]));
                 Console.Error.WriteLine($"data {path}: {bytes.Length:N0} bytes, {ids.Length:N0} tokens ({tok.Name})");
                 // A progress counter only on a terminal; redirected output gets the result line alone.
@@ -59,9 +59,9 @@ internal static class TextEvalCommand
                 (tok as IDisposable)?.Dispose();
                 return 0;
             }
-            catch (Exception e) when (TextCommand.IsUserError(e))
+            catch (Exception e) when (CommandErrors.IsUserError(e))
             {
-                return TextCommand.Fail("eval", e.Message);
+                return CommandErrors.Fail("text eval", e.Message);
             }
         });
         return command;

@@ -61,9 +61,9 @@ internal static class TextGenerateCommand
                 (tok as IDisposable)?.Dispose();
                 return 0;
             }
-            catch (Exception e) when (TextCommand.IsUserError(e))
+            catch (Exception e) when (CommandErrors.IsUserError(e))
             {
-                return TextCommand.Fail("generate", e.Message);
+                return CommandErrors.Fail("text generate", e.Message);
             }
         });
         return command;

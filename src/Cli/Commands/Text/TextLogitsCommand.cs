@@ -35,9 +35,9 @@ internal static class TextLogitsCommand
                 return Run(parse.GetValue(model)!, parse.GetValue(tokens), parse.GetValue(text), parse.GetValue(tokenizer),
                     parse.GetValue(mode)!, parse.GetValue(output)!, parse.GetValue(force));
             }
-            catch (Exception e) when (TextCommand.IsUserError(e))
+            catch (Exception e) when (CommandErrors.IsUserError(e))
             {
-                return TextCommand.Fail("logits", e.Message);
+                return CommandErrors.Fail("text logits", e.Message);
             }
         });
         return command;
@@ -45,17 +45,17 @@ internal static class TextLogitsCommand
 
     private static int Run(string modelSpec, string? tokenList, string? text, string? tokenizerSpec, string mode, string output, bool force)
     {
-        if (mode is not ("parallel" or "recurrent")) return TextCommand.Fail("logits", $"--mode must be parallel or recurrent, got '{mode}'");
-        if ((tokenList is null) == (text is null)) return TextCommand.Fail("logits", "give exactly one of --tokens and --text");
-        if (!output.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return TextCommand.Fail("logits", $"{output}: --out must be a .safetensors file");
-        if (File.Exists(output) && !force) return TextCommand.Fail("logits", $"{output}: already exists; pass --force to overwrite it");
+        if (mode is not ("parallel" or "recurrent")) return CommandErrors.Fail("text logits", $"--mode must be parallel or recurrent, got '{mode}'");
+        if ((tokenList is null) == (text is null)) return CommandErrors.Fail("text logits", "give exactly one of --tokens and --text");
+        if (!output.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase)) return CommandErrors.Fail("text logits", $"{output}: --out must be a .safetensors file");
+        if (File.Exists(output) && !force) return CommandErrors.Fail("text logits", $"{output}: already exists; pass --force to overwrite it");
         var loaded = TextCommand.LoadModel(modelSpec);
         using var model = loaded.Model;
         long[] ids = text is not null
             ? VisionRwkv.Text.Tokenizers.TokenizerFactory.Open(tokenizerSpec, model.VocabSize).Encode(text).Select(i => (long)i).ToArray()
             : ParseTokens(tokenList!);
-        if (ids.Length == 0) return TextCommand.Fail("logits", "no tokens");
-        if (ids.Any(i => i < 0 || i >= model.VocabSize)) return TextCommand.Fail("logits", $"token ids must be in 0..{model.VocabSize - 1}");
+        if (ids.Length == 0) return CommandErrors.Fail("text logits", "no tokens");
+        if (ids.Any(i => i < 0 || i >= model.VocabSize)) return CommandErrors.Fail("text logits", $"token ids must be in 0..{model.VocabSize - 1}");
 
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();

@@ -63,9 +63,9 @@ internal static class TextTrainCommand
                 if (result.Completed) Console.WriteLine($"model: {run.ModelPath}");
                 return Task.FromResult(result.Completed ? 0 : 130);
             }
-            catch (Exception e) when (TextCommand.IsUserError(e))
+            catch (Exception e) when (CommandErrors.IsUserError(e))
             {
-                return Task.FromResult(TextCommand.Fail("train", e.Message));
+                return Task.FromResult(CommandErrors.Fail("text train", e.Message));
             }
         });
         return command;

@@ -5,6 +5,7 @@ using VisionRwkv.Datasets.Detection;
 using VisionRwkv.Datasets.Loading;
 using VisionRwkv.Detection.Models;
 using VisionRwkv.Detection.Training;
+using VisionRwkv.Models;
 using VisionRwkv.Runtime;
 using VisionRwkv.Training;
 using static TorchSharp.torch;
@@ -112,7 +113,7 @@ public static class DetectRun
             ClassNames = [.. categories.Select(c => c.Name)],
             WritePlots = options.WritePlots,
             Kernels = options.Kernels,
-            Layers = new ParameterLayers(b.Depth, name => BackboneLayer(name, b.Depth), name => !name.StartsWith("backbone.", StringComparison.Ordinal)),
+            Layers = new ParameterLayers(b.Depth, name => VisionRwkvBackbone.LayerIdOf(name, b.Depth), name => !name.StartsWith("backbone.", StringComparison.Ordinal)),
         };
         TrainResult result;
         using (var trainer = resume ? Trainer.Resume(runDirectory, model, data, trainerOptions) : new Trainer(model, spec.Train, data, runDirectory, trainerOptions))
@@ -125,18 +126,5 @@ public static class DetectRun
             options.Log?.WriteLine($"skipped {skipped.Count} unreadable images (listed in {folder.File("skipped.tsv")})");
         }
         return new DetectRunResult(result, parameters, init);
-    }
-
-    /// <summary>timm's layer id for layer-wise decay: 0 embeddings, i+1 block i, depth+1 everything after the backbone.</summary>
-    private static int BackboneLayer(string name, int depth)
-    {
-        if (!name.StartsWith("backbone.", StringComparison.Ordinal)) return depth + 1;
-        if (name.StartsWith("backbone.layers.", StringComparison.Ordinal))
-        {
-            var rest = name["backbone.layers.".Length..];
-            var dot = rest.IndexOf('.', StringComparison.Ordinal);
-            if (int.TryParse(dot > 0 ? rest[..dot] : rest, out var i)) return i + 1;
-        }
-        return name.StartsWith("backbone.ln1.", StringComparison.Ordinal) ? depth + 1 : 0;
     }
 }

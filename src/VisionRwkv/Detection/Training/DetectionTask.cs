@@ -77,7 +77,7 @@ public sealed class DetectionTask : ITrainingTask, IDisposable
         if (test?.Report is not DetectionEvaluation r)
             return entries;
         var resultsPath = folder.File("coco_results.json");
-        DetectionFiles.WriteResults(resultsPath, r.Results);
+        CocoJson.WriteResults(resultsPath, r.Results);
         DetectionFiles.WriteMetrics(folder.File("coco_metrics.json"), r, resultsPath);
         foreach (var name in CocoMetrics.Names)
             entries["test_" + name] = r.Metrics[name];
@@ -91,16 +91,9 @@ public sealed class DetectionTask : ITrainingTask, IDisposable
     }
 }
 
-/// <summary>The files a detection evaluation leaves: COCO results JSON and coco_metrics.json.</summary>
+/// <summary>coco_metrics.json, the summary a detection evaluation leaves beside its COCO results JSON.</summary>
 public static class DetectionFiles
 {
-    /// <summary>Writes COCO results JSON (a list of {image_id, category_id, bbox [x,y,w,h], score}) atomically.</summary>
-    public static void WriteResults(string path, IReadOnlyList<CocoResult> results)
-    {
-        ArgumentNullException.ThrowIfNull(results);
-        CocoJson.WriteResults(path, results);
-    }
-
     /// <summary>
     /// coco_metrics.json: the 12 numbers under pycocotools' names and order, per-category AP, the image count, and the
     /// paths of the results and ground truth evaluated (so that anyone can re-run pycocotools on the same files).
