@@ -81,6 +81,27 @@ public sealed class ExplainCommandTests : IDisposable
         Assert.Contains("boxes.csv:2: label 'nosuchclass'", text);
     }
 
+    [Fact]
+    public void Grad_CAM_options_select_the_variant_and_a_wrong_value_is_a_one_line_error()
+    {
+        var run = Path.Combine(_root, "run");
+        var image = Path.Combine(_root, "a.png");
+        var output = Path.Combine(_root, "variants");
+        var (code, text) = CliRunner.Run(["explain", run, image, "--method", "gradcam", "--gradcam-classic", "--out", output]);
+        Assert.True(code == 0, text);
+        (code, text) = CliRunner.Run(["explain", run, image, "--method", "gradcam", "--gradcam-block", "0", "--gradcam-weighting", "channel",
+            "--gradcam-sign", "positive", "--gradcam-no-rollout", "--out", output]);
+        Assert.True(code == 0, text);
+        Assert.Equal(2, Directory.GetFiles(output, "a.*.gradcam*.png").Length);
+
+        (code, text) = CliRunner.Run(["explain", run, image, "--method", "gradcam", "--gradcam-weighting", "diagonal", "--out", output]);
+        Assert.Equal(1, code);
+        Assert.Contains("--gradcam-weighting diagonal: expected element or channel", text);
+        (code, text) = CliRunner.Run(["explain", run, image, "--method", "gradcam", "--gradcam-block", "12", "--out", output]);
+        Assert.Equal(1, code);
+        Assert.Contains("Grad-CAM block 12: the model has blocks 0..", text);
+    }
+
     private static void WriteGrayPng(string path, int height, int width)
     {
         using var bitmap = new SkiaSharp.SKBitmap(width, height, SkiaSharp.SKColorType.Gray8, SkiaSharp.SKAlphaType.Opaque);

@@ -39,11 +39,24 @@ internal static class ExplainCommand
         var ema = new Option<bool>("--ema") { Description = "Use the EMA weights." };
         var window = new Option<int?>("--occlusion-window") { Description = "Occlusion window side in pixels (default: the patch size)." };
         var stride = new Option<int?>("--occlusion-stride") { Description = "Occlusion stride in pixels (default: half the window)." };
-        var gradcamBlock = new Option<int?>("--gradcam-block") { Description = "Block whose normalised input Grad-CAM reads (default: the last)." };
+        var gradcamBlock = new Option<int?>("--gradcam-block") { Description = "Block whose normalised input Grad-CAM reads: -1 (the default) is the last, 0 the first." };
+        var gradcamWeighting = new Option<string?>("--gradcam-weighting")
+        {
+            Description = "element (default: each token weighed by its own gradient, HiResCAM) or channel (gradients averaged over tokens, Selvaraju's Grad-CAM).",
+        };
+        var gradcamSign = new Option<string?>("--gradcam-sign") { Description = "magnitude (default: |gradient x activation|) or positive (ReLU, Grad-CAM's original convention)." };
+        var gradcamNoRollout = new Option<bool>("--gradcam-no-rollout")
+        {
+            Description = "Vision-RWKV: the Grad-CAM map of the tokens entering the target block as it is, not carried back through the earlier blocks' Bi-WKV.",
+        };
+        var gradcamClassic = new Option<bool>("--gradcam-classic")
+        {
+            Description = "Grad-CAM as pytorch-grad-cam applies it to ViTs: channel weights, ReLU, the last block, no rollout (the other --gradcam-* options still apply on top).",
+        };
         var lastBlockOnly = new Option<bool>("--wkv-last-block") { Description = "WKV map of the last block's shares alone, without rolling them back through the earlier blocks." };
         var command = new Command("explain", "Saliency maps of a trained classifier as PNG overlays, or the pointing game on evidence boxes.")
         {
-            run, images, label, method, output, boxes, checkpoint, ema, window, stride, gradcamBlock, lastBlockOnly,
+            run, images, label, method, output, boxes, checkpoint, ema, window, stride, gradcamBlock, gradcamWeighting, gradcamSign, gradcamNoRollout, gradcamClassic, lastBlockOnly,
         };
         command.SetAction(parse =>
         {
@@ -55,9 +68,35 @@ internal static class ExplainCommand
                 MultiLabel = trained.MultiLabel,
                 OcclusionWindow = parse.GetValue(window),
                 OcclusionStride = parse.GetValue(stride),
-                GradCamBlock = parse.GetValue(gradcamBlock),
                 WkvRollout = !parse.GetValue(lastBlockOnly),
             };
+            if (parse.GetValue(gradcamClassic)) options = options.ClassicGradCam();
+            if (parse.GetValue(gradcamBlock) is int block) options = options with { GradCamBlock = block };
+            if (parse.GetValue(gradcamNoRollout)) options = options with { GradCamRollout = false };
+            if (parse.GetValue(gradcamWeighting) is { } weighting)
+            {
+                options = options with
+                {
+                    GradCamWeighting = weighting.ToLowerInvariant() switch
+                    {
+                        "element" => GradCamWeighting.Element,
+                        "channel" => GradCamWeighting.Channel,
+                        _ => throw new ArgumentException($"--gradcam-weighting {weighting}: expected element or channel"),
+                    },
+                };
+            }
+            if (parse.GetValue(gradcamSign) is { } sign)
+            {
+                options = options with
+                {
+                    GradCamSign = sign.ToLowerInvariant() switch
+                    {
+                        "magnitude" => GradCamSign.Magnitude,
+                        "positive" => GradCamSign.Positive,
+                        _ => throw new ArgumentException($"--gradcam-sign {sign}: expected magnitude or positive"),
+                    },
+                };
+            }
             var outFolder = parse.GetValue(output)!.FullName;
             var files = parse.GetValue(images) ?? [];
             if (parse.GetValue(boxes) is { } csv)

@@ -8,19 +8,24 @@ namespace VisionRwkv.Explain;
 
 /// <summary>
 /// Grad-CAM (Selvaraju et al. 2017) on the backbone's token map: A = the patch tokens [N,C] at the target layer,
-/// G = ∂score/∂A; per-channel weights α_c = mean_n G[n,c]; map = ReLU(Σ_c α_c A[n,c]) on the patch grid, upsampled
-/// bilinearly to the image and divided by its maximum. The score is the label's logit by default
+/// G = ∂score/∂A. The map per token is Σ_c G[n,c]·A[n,c] by default (<see cref="GradCamWeighting.Element"/>, HiResCAM,
+/// Draelos and Carin 2020) or Selvaraju's Σ_c α_c·A[n,c] with α_c = mean_n G[n,c] (<see cref="GradCamWeighting.Channel"/>),
+/// then its magnitude (default) or ReLU (<see cref="GradCamSign"/>). On a Vision-RWKV it is then carried back from the
+/// tokens entering the target block to the image's patches through every earlier block's channel-averaged Bi-WKV mixing
+/// matrix (<see cref="SaliencyOptions.GradCamRollout"/>; <see cref="WkvAttribution.Rollback"/>, the WKV map's rule),
+/// upsampled bilinearly to the image and divided by its maximum. The score is the label's logit by default
 /// (<see cref="GradCamTarget"/>).
-/// Target layer: the tokens entering the last block's token mixing, after its LayerNorm, as pytorch-grad-cam does
-/// for ViTs (<c>model.blocks[-1].norm1</c>): Vision-RWKV (pre-norm), the last block's ln1 output, which its Bi-WKV
-/// mixes; post-norm Vision-RWKV, the last block's input (its norms sit on the branch outputs); ViT, the last block's
-/// norm1 output (the head reads only the class token, so patch tokens after the last block never reach it).
-/// Two other choices failed on a first version of the tests' synthetic pointing-game task (two classes, 40 held-out
-/// images, 100% accuracy): before a LayerNorm the gradient of anything downstream is orthogonal to each token (LN
-/// is invariant to a token's scale, so Σ_c G[n,c]·A[n,c] = 0), and the map taken at the last block's output peaked
-/// on the evidence in 1 image and had its minimum there in 39; after the final norm (CAM: each token's share of the
-/// score) it hit 0 of 40, as after the last global Bi-WKV mixing every token carries the class. At the last block's
-/// ln1 output it hit 24 of 40 (60%).
+/// Target layer: the tokens entering a block's token mixing, after its LayerNorm (Vision-RWKV pre-norm: the block's ln1
+/// output; post-norm: the block's input, as its norms sit on the branch outputs; ViT: the block's norm1 output, class
+/// token dropped), of the last block by default, as pytorch-grad-cam does for ViTs.
+/// Why the defaults differ from pytorch-grad-cam's ViT recipe (channel weights, ReLU, no rollout): every bidirectional
+/// block mixes all tokens, so the tokens entering the last block each carry the whole image, and the gradient reaching
+/// each differs, so averaging it over tokens (α) throws away where it came from. On the tests' evidence task with a
+/// label-free distractor (Explain/SanityTests; README "Saliency" has the table over seeds) the classic recipe pointed
+/// at the evidence in 0-56% of images, element-wise magnitude with the rollout in 90-100%, and a map at the first
+/// block (before all mixing) no better than the image's brightness, which cannot tell the evidence from the distractor.
+/// Before a LayerNorm the element-wise sum is zero (LN is invariant to a token's scale, so Σ_c G[n,c]·A[n,c] = 0); after
+/// the final norm every token carries the class.
 /// </summary>
 public static class GradCam
 {
@@ -30,19 +35,59 @@ public static class GradCam
     {
         using var scope = NewDisposeScope();
         var (tokens, gradients, grid) = TokensAndGradients(model, x, label, Target(options, label), options.GradCamBlock);  // [N,C] each
-        return ScaleToImage(tokens, gradients, grid, x.shape[2], x.shape[3]);
+        var cam = TokenMap(tokens, gradients, options.GradCamWeighting, options.GradCamSign);   // [N]: tokens entering the block
+        if (options.GradCamRollout && model is VrwkvClassifier v)
+        {
+            // Carried back to the image's patches through every earlier block's Bi-WKV, as the WKV map is.
+            int block = BlockIndex(options.GradCamBlock, v.LayerCount);
+            if (block > 0)
+            {
+                var (blocks, _) = WkvAttribution.BlockInputs(v, x);
+                for (int b = block - 1; b >= 0; b--)
+                    cam = WkvAttribution.Rollback(cam, WkvAttribution.MixingMatrix(blocks[b].K[0], blocks[b].W, blocks[b].U, options.WkvChannelChunk));
+            }
+        }
+        var up = Saliency.Upsample(cam.reshape(grid.Height, grid.Width), x.shape[2], x.shape[3]);   // [H,W]
+        return Saliency.ScaleByMax(up);
     }
 
+    /// <summary>A block index from 0..count-1, or counted from the end when negative (-1 = the last block).</summary>
+    internal static int BlockIndex(int block, int count) =>
+        block >= 0 && block < count ? block
+        : block < 0 && block >= -count ? count + block
+        : throw new ArgumentException($"Grad-CAM block {block}: the model has blocks 0..{count - 1} (or -1..-{count} from the end)");
+
     /// <summary>The Grad-CAM formula on given activations and gradients: [N,C], [N,C] → [H,W] in [0,1].</summary>
-    public static float[,] ScaleToImage(Tensor tokens, Tensor gradients, PatchGrid grid, long height, long width)
+    public static float[,] ScaleToImage(Tensor tokens, Tensor gradients, PatchGrid grid, long height, long width,
+        GradCamWeighting weighting = GradCamWeighting.Element, GradCamSign sign = GradCamSign.Magnitude)
     {
         ArgumentNullException.ThrowIfNull(tokens);
         ArgumentNullException.ThrowIfNull(gradients);
         using var scope = NewDisposeScope();
-        var alpha = gradients.mean([0]);                                       // [C]: spatial mean of the gradients
-        var cam = nn.functional.relu(tokens.matmul(alpha));                    // [N]
+        var cam = TokenMap(tokens, gradients, weighting, sign);                // [N]
         var up = Saliency.Upsample(cam.reshape(grid.Height, grid.Width), height, width);   // [H,W]
         return Saliency.ScaleByMax(up);
+    }
+
+    /// <summary>The map over tokens before upsampling: [N,C], [N,C] → [N], ≥ 0.</summary>
+    public static Tensor TokenMap(Tensor tokens, Tensor gradients, GradCamWeighting weighting, GradCamSign sign)
+    {
+        ArgumentNullException.ThrowIfNull(tokens);
+        ArgumentNullException.ThrowIfNull(gradients);
+        using var scope = NewDisposeScope();
+        var signed = weighting switch
+        {
+            GradCamWeighting.Element => (tokens * gradients).sum(1),                      // [N]: Σ_c G[n,c]·A[n,c]
+            GradCamWeighting.Channel => tokens.matmul(gradients.mean([0])),             // [N]: Σ_c α_c·A[n,c]
+            _ => throw new ArgumentOutOfRangeException(nameof(weighting), weighting, null),
+        };
+        var map = sign switch
+        {
+            GradCamSign.Magnitude => signed.abs(),
+            GradCamSign.Positive => nn.functional.relu(signed),
+            _ => throw new ArgumentOutOfRangeException(nameof(sign), sign, null),
+        };
+        return map.MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -51,11 +96,9 @@ public static class GradCam
     /// gradient is taken there and nothing before it is differentiated.
     /// </summary>
     internal static (Tensor Tokens, Tensor Gradients, PatchGrid Grid) TokensAndGradients(IImageClassifier model, Tensor x, int label,
-        Func<Tensor, Tensor>? target = null, int? block = null)
+        Func<Tensor, Tensor>? target = null, int block = -1)
     {
-        int Layer(int count) => block is int b
-            ? (b >= 0 && b < count ? b : throw new ArgumentException($"Grad-CAM block {b}: the model has blocks 0..{count - 1}"))
-            : count - 1;
+        int Layer(int count) => BlockIndex(block, count);
         var module = Saliency.AsModule(model);
         Tensor? leaf = null;
         PatchGrid? grid = null;

@@ -3,7 +3,7 @@ namespace VisionRwkv.Explain;
 /// <summary>How a saliency map is computed.</summary>
 public enum SaliencyMethod
 {
-    /// <summary>Grad-CAM on the backbone's token map (Selvaraju et al. 2017): any token classifier.</summary>
+    /// <summary>Grad-CAM on the backbone's token map (Selvaraju et al. 2017; by default its element-wise form): any token classifier.</summary>
     GradCam,
 
     /// <summary>The last block's explicit Bi-WKV mixing weights, no gradients: Vision-RWKV only.</summary>
@@ -43,6 +43,34 @@ public enum GradCamTarget
     LogOdds,
 }
 
+/// <summary>How Grad-CAM combines a token's activations A[n,·] with the gradients G = ∂score/∂A.</summary>
+public enum GradCamWeighting
+{
+    /// <summary>
+    /// Per token, Σ_c G[n,c]·A[n,c]: HiResCAM (Draelos and Carin 2020), Grad-CAM without the spatial averaging of the
+    /// gradients, so each token is weighed by its own gradient. The default: in a bidirectional model the gradient
+    /// reaching each token differs (every block mixes all tokens), and averaging it away loses where it came from.
+    /// </summary>
+    Element,
+
+    /// <summary>Σ_c α_c·A[n,c] with α_c = mean_n G[n,c]: Selvaraju et al.'s Grad-CAM, as written for CNNs.</summary>
+    Channel,
+}
+
+/// <summary>Which part of the signed Grad-CAM sum a map shows.</summary>
+public enum GradCamSign
+{
+    /// <summary>
+    /// |·|, the size of each token's first-order term. The default: the target layer is a LayerNorm output, centred per
+    /// token, and the sign of the evidence tokens' terms changed from image to image on the tests' evidence task
+    /// (README, "Saliency": ReLU pointed at the evidence less often).
+    /// </summary>
+    Magnitude,
+
+    /// <summary>ReLU(·), the tokens that raise the score: Grad-CAM's original convention.</summary>
+    Positive,
+}
+
 /// <summary>Settings of the saliency methods; the defaults suit the registry's models.</summary>
 public sealed record SaliencyOptions
 {
@@ -61,8 +89,29 @@ public sealed record SaliencyOptions
     /// <summary>What Grad-CAM differentiates.</summary>
     public GradCamTarget GradCamTarget { get; init; } = GradCamTarget.Logit;
 
-    /// <summary>The block whose LayerNorm'd input Grad-CAM reads (null = the last, the convention for ViTs).</summary>
-    public int? GradCamBlock { get; init; }
+    /// <summary>
+    /// The block whose LayerNorm'd input Grad-CAM reads: -1 (the default) is the last, the convention for ViTs in
+    /// pytorch-grad-cam; negative counts from the end, 0 is the first.
+    /// </summary>
+    public int GradCamBlock { get; init; } = -1;
+
+    /// <summary>
+    /// Vision-RWKV: carry the Grad-CAM map of the tokens entering the target block back to the image's patches through
+    /// every earlier block's Bi-WKV mixing, as the WKV map does (default); false shows those tokens' map as it is.
+    /// </summary>
+    public bool GradCamRollout { get; init; } = true;
+
+    /// <summary>How Grad-CAM weighs activations by gradients.</summary>
+    public GradCamWeighting GradCamWeighting { get; init; } = GradCamWeighting.Element;
+
+    /// <summary>Which part of the signed Grad-CAM sum the map shows.</summary>
+    public GradCamSign GradCamSign { get; init; } = GradCamSign.Magnitude;
+
+    /// <summary>Selvaraju et al.'s Grad-CAM as pytorch-grad-cam applies it to ViTs: channel weights, ReLU, the last block, no rollout.</summary>
+    public SaliencyOptions ClassicGradCam() => this with
+    {
+        GradCamWeighting = GradCamWeighting.Channel, GradCamSign = GradCamSign.Positive, GradCamBlock = -1, GradCamRollout = false,
+    };
 
     /// <summary>Channel weighting of the WKV map.</summary>
     public WkvWeighting WkvWeighting { get; init; } = WkvWeighting.Label;

@@ -9,16 +9,47 @@ namespace VisionRwkv.Tests.Explain;
 
 public sealed class GradCamTests
 {
+    // Tokens of a 2x2 grid, 2 channels, and their gradients (rows differ; they average to α = (1, -1)).
+    private static readonly float[] Tokens = [1, 0, 0, 1, 2, 0, 0, 0];
+    private static readonly float[] Gradients = [2, -1, 0, -1, 1, -2, 1, 0];
+
     [Fact]
-    public void Grad_CAM_weighs_channels_by_their_mean_gradient_and_keeps_the_positive_part()
+    public void Classic_Grad_CAM_weighs_channels_by_their_mean_gradient_and_keeps_the_positive_part()
     {
         using var scope = NewDisposeScope();
-        // Tokens of a 2x2 grid, 2 channels. Gradients average to α = (1, -1) (rows differ, the mean is what counts).
-        var tokens = tensor(new float[] { 1, 0, 0, 1, 2, 0, 0, 0 }, [4, 2]);
-        var gradients = tensor(new float[] { 2, -1, 0, -1, 1, -2, 1, 0 }, [4, 2]);
         // Σ_c α_c A = (1, -1, 2, 0) → ReLU (1, 0, 2, 0) → / max: (0.5, 0, 1, 0). Same size, so no interpolation.
-        var map = GradCam.ScaleToImage(tokens, gradients, new PatchGrid(2, 2), 2, 2);
+        var map = GradCam.ScaleToImage(tensor(Tokens, [4, 2]), tensor(Gradients, [4, 2]), new PatchGrid(2, 2), 2, 2,
+            GradCamWeighting.Channel, GradCamSign.Positive);
         Assert.Equal(new float[,] { { 0.5f, 0f }, { 1f, 0f } }, map);
+    }
+
+    [Fact]
+    public void Element_wise_Grad_CAM_weighs_each_token_by_its_own_gradient_and_keeps_the_magnitude_by_default()
+    {
+        using var scope = NewDisposeScope();
+        // Σ_c G[n,c]·A[n,c] = (1·2 + 0, 0 + 1·-1, 2·1 + 0, 0) = (2, -1, 2, 0) → |·| (2, 1, 2, 0) → / max: (1, 0.5, 1, 0).
+        var map = GradCam.ScaleToImage(tensor(Tokens, [4, 2]), tensor(Gradients, [4, 2]), new PatchGrid(2, 2), 2, 2);
+        Assert.Equal(new float[,] { { 1f, 0.5f }, { 1f, 0f } }, map);
+        // ReLU instead: (2, 0, 2, 0) / 2.
+        var positive = GradCam.ScaleToImage(tensor(Tokens, [4, 2]), tensor(Gradients, [4, 2]), new PatchGrid(2, 2), 2, 2,
+            GradCamWeighting.Element, GradCamSign.Positive);
+        Assert.Equal(new float[,] { { 1f, 0f }, { 1f, 0f } }, positive);
+    }
+
+    [Fact]
+    public void The_Grad_CAM_block_counts_from_the_end_when_negative_and_names_the_range_when_out_of_it()
+    {
+        using var scope = NewDisposeScope();
+        using var model = new VrwkvClassifier(VrwkvConfig.Mini28 with { Depth = 2 });
+        model.eval();
+        var image = randn(1, 1, 28, 28, generator: new TorchSharp.torch.Generator(3));
+        var (last, _, _) = GradCam.TokensAndGradients(model, image, 0, block: -1);
+        var (second, _, _) = GradCam.TokensAndGradients(model, image, 0, block: 1);
+        var (first, _, _) = GradCam.TokensAndGradients(model, image, 0, block: 0);
+        Assert.True(last.allclose(second, 0, 0));
+        Assert.False(first.allclose(second, 0, 0));
+        var error = Assert.Throws<ArgumentException>(() => GradCam.TokensAndGradients(model, image, 0, block: 2));
+        Assert.Contains("blocks 0..1", error.Message);
     }
 
     [Fact]
@@ -60,7 +91,7 @@ public sealed class GradCamTests
         using var model = new VrwkvClassifier(VrwkvConfig.Mini28 with { Depth = 2 });
         model.eval();
         var image = randn(1, 1, 28, 28, generator: new TorchSharp.torch.Generator(9));
-        var (tokens, gradients, _) = GradCam.TokensAndGradients(model, image, 3);             // [49,96] each
+        var (tokens, gradients, _) = GradCam.TokensAndGradients(model, image, 3);             // [49,96] each (the last block)
         var ln1 = GradCam.Find<nn.Module<Tensor, Tensor>>(model, "backbone.layers.1.ln1");
         float Logit(Tensor replacement)
         {
