@@ -1,6 +1,7 @@
 using TorchSharp;
 using TorchSharp.Modules;
 using VisionRwkv.Layers;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Blocks;
@@ -42,14 +43,15 @@ public sealed class ChannelMix : nn.Module<Tensor, PatchGrid, Tensor>
         // Q-Shift, then x·μ + xx·(1-μ) per mix, fused into one pass (QShift.Apply is the readable reference).
         var mixed = TokenShiftMix.Apply(x, grid, _cfg.ShiftPixel, _cfg.ChannelGamma, _cfg.Kernels, spatial_mix_k, spatial_mix_r);
         var (xk, xr) = (mixed[0], mixed[1]);
-        var pre = key.call(xk);                                                // [B,T,hidden]
+        // Under autocast the hidden activations stay in its dtype: they only feed the value product.
+        var pre = Autocast.Linear(key, xk, keep: key_norm is null);                      // [B,T,hidden]
         SpatialMix.Release(xk);
         var k = SquaredRelu.Apply(pre, overwriteInput: true);                  // relu(pre)², fused on CPU
         SpatialMix.Release(pre);
         if (key_norm is not null) k = key_norm.call(k);
-        var kv = value.call(k);                                                // [B,T,C]
+        var kv = Autocast.Linear(value, k);                                                // [B,T,C]
         SpatialMix.Release(k);
-        var r = receptance.call(xr);
+        var r = Autocast.Linear(receptance, xr);
         SpatialMix.Release(xr);
         return SpatialMix.Gate(r.sigmoid_(), kv).MoveToOuterDisposeScope();
     }

@@ -56,9 +56,9 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         var (xk, xv, xr) = (mixed[0], mixed[1], mixed[2]);
         // Handles are released as soon as a value is consumed: in inference that frees the memory at once (peak
         // memory at high resolution), while autograd keeps what backward needs through its own references.
-        var k = key.call(xk);
-        var v = value.call(xv);
-        var r = receptance.call(xr);
+        var k = Autocast.Linear(key, xk);
+        var v = Autocast.Linear(value, xv);
+        var r = Autocast.Linear(receptance, xr);
         Release(xk, xv, xr);
         var sr = r.sigmoid_();                                                   // in place: sigmoid's backward uses its output
         // An explicit, disposed Scalar rather than an implicit one that only the finalizer frees (see ScalarFree).
@@ -66,7 +66,7 @@ public sealed class SpatialMix : nn.Module<Tensor, PatchGrid, Tensor>
         var y = Wkv4.Bidirectional(k, v, spatial_decay.div(tokens), spatial_first.div(tokens), _cfg.WkvImplementation, _cfg.Wkv, _cfg.Kernels);   // [B,T,C]
         Release(k, v);
         if (key_norm is not null) y = key_norm.call(y);
-        return output.call(Gate(sr, y)).MoveToOuterDisposeScope();
+        return Autocast.Linear(output, Gate(sr, y)).MoveToOuterDisposeScope();
     }
 
     /// <summary>

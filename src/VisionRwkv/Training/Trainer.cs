@@ -65,6 +65,7 @@ public sealed class Trainer : IDisposable
     readonly Device _device;
     readonly AdamW _optimizer;
     readonly double[] _lrScales;
+    readonly ScalarType? _autocast;
     readonly List<Parameter> _parameters;
     readonly ModelEma? _ema;
     readonly List<EpochSummary> _history = [];
@@ -105,6 +106,7 @@ public sealed class Trainer : IDisposable
         _ema = config.Ema ? new ModelEma(_model, config.EmaDecay, config.EmaWarmup) : null;
         _updatesPerEpoch = (data.Train.BatchCount + config.GradAccumSteps - 1) / config.GradAccumSteps;
         _schedule = LrSchedule.FromConfig(config, _updatesPerEpoch);
+        _autocast = Autocast.Parse(config.Precision);
         _columns = [.. _task.ReportedMetrics.Select(m => "val_" + m), .. config.Ema ? _task.ReportedMetrics.Select(m => "ema_" + m) : []];
         BestValue = double.NaN;
     }
@@ -227,7 +229,10 @@ public sealed class Trainer : IDisposable
                 {
                     var x = batch.Inputs.to(_device);   // [B,...]
                     var y = batch.Targets.to(_device);
-                    var loss = _task.Loss(_model.call(x), y);
+                    Tensor outputs;
+                    using (Autocast.Enable(_autocast))
+                        outputs = _model.call(x);
+                    var loss = _task.Loss(outputs, y);
                     // The loss is read before backward (a CPU-GPU sync point on CUDA) so a diverging run stops here, naming the batch.
                     double lossValue = loss.item<float>();
                     if (!double.IsFinite(lossValue))
@@ -264,6 +269,9 @@ public sealed class Trainer : IDisposable
         var metrics = new Dictionary<string, double>(StringComparer.Ordinal) { ["train_loss"] = trainLoss };
         if (_data.Validation is { } source)
         {
+            // Validation in the training precision (it is a training-time measurement); the final test runs in float32,
+            // as 'eval' later does.
+            using var autocast = Autocast.Enable(_autocast);
             foreach (var (k, v) in _task.Evaluate(_model, source, _device).Metrics)
                 metrics["val_" + k] = v;
             if (_ema is not null)

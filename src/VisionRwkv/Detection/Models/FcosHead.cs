@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Detection.Models;
@@ -68,12 +69,12 @@ public sealed class FcosHead : nn.Module
     public (Tensor Logits, Tensor Distances, Tensor Centerness) Forward(Tensor x, int level, double stride)
     {
         using var scope = NewDisposeScope();
-        var c = cls_convs.call(x);
-        var r = reg_convs.call(x);
-        var logits = conv_cls.call(c);
+        var c = Autocast.Sequential(cls_convs, x);
+        var r = Autocast.Sequential(reg_convs, x);
+        var logits = Autocast.Conv2d(conv_cls, c);
         // FCOS+ "norm_on_bbox": ReLU(scale·x)·stride while training and testing alike.
-        var distances = nn.functional.relu(conv_reg.call(r) * scales[level]) * stride;
-        var centerness = conv_centerness.call(r);
+        var distances = nn.functional.relu(Autocast.Conv2d(conv_reg, r) * scales[level]) * stride;
+        var centerness = Autocast.Conv2d(conv_centerness, r);
         return (logits.MoveToOuterDisposeScope(), distances.MoveToOuterDisposeScope(), centerness.MoveToOuterDisposeScope());
     }
 }

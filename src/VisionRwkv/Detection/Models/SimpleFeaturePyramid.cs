@@ -1,5 +1,6 @@
 using TorchSharp;
 using TorchSharp.Modules;
+using VisionRwkv.Runtime;
 using static TorchSharp.torch;
 
 namespace VisionRwkv.Detection.Models;
@@ -56,7 +57,7 @@ public sealed class SimpleFeaturePyramid : nn.Module<Tensor, Tensor[]>
 
     /// <param name="map">[B,C,h,w] token map.</param>
     /// <returns>Per level [B,D,h·s,w·s], finest first.</returns>
-    public override Tensor[] forward(Tensor map) => [.. stages.Select(s => s.call(map))];
+    public override Tensor[] forward(Tensor map) => [.. stages.Select(s => Autocast.Sequential((Sequential)s, map))];
 
     /// <summary>The level sizes the forward pass produces for an h×w token map (pooling floors, as MaxPool2d does).</summary>
     public static (int H, int W)[] LevelSizes(int h, int w, IReadOnlyList<double> scales) =>
