@@ -19,6 +19,17 @@ public sealed class AutocastTests
     private static float RelativeError(Tensor actual, Tensor expected) =>
         ((actual - expected).norm() / expected.norm()).item<float>();
 
+    /// <summary>A GroupNorm with PyTorch's initial parameters set explicitly: TorchSharp 0.107 has left them uninitialised
+    /// (NaN seen here; VrwkvDetector does the same).</summary>
+    private static GroupNorm Norm(int groups, int channels)
+    {
+        var norm = nn.GroupNorm(groups, channels);
+        using var noGrad = no_grad();
+        nn.init.ones_(norm.weight!);
+        nn.init.zeros_(norm.bias!);
+        return norm;
+    }
+
     [Fact]
     public void Without_autocast_every_helper_is_exactly_the_plain_call()
     {
@@ -27,7 +38,7 @@ public sealed class AutocastTests
         var linear = nn.Linear(32, 48);
         var conv = nn.Conv2d(8, 16, 3, padding: 1);
         var deconv = nn.ConvTranspose2d(8, 4, 2, stride: 2);
-        var sequence = nn.Sequential(nn.Conv2d(8, 8, 3, padding: 1), nn.GroupNorm(4, 8), nn.ReLU());
+        var sequence = nn.Sequential(nn.Conv2d(8, 8, 3, padding: 1), Norm(4, 8), nn.ReLU());
         var x = randn(4, 10, 32);
         var image = randn(2, 8, 6, 6);
         Assert.Null(Autocast.Current);
@@ -45,7 +56,7 @@ public sealed class AutocastTests
         var linear = nn.Linear(64, 96);
         var conv = nn.Conv2d(8, 16, 3, padding: 1, stride: 2);
         var deconv = nn.ConvTranspose2d(8, 4, 2, stride: 2);
-        var sequence = nn.Sequential(nn.Conv2d(8, 8, 3, padding: 1), nn.GroupNorm(4, 8), nn.ReLU(), nn.Conv2d(8, 4, 1));
+        var sequence = nn.Sequential(nn.Conv2d(8, 8, 3, padding: 1), Norm(4, 8), nn.ReLU(), nn.Conv2d(8, 4, 1));
         var x = randn(4, 10, 64);
         var image = randn(2, 8, 9, 9);
         Tensor[] expected = [linear.call(x), conv.call(image), deconv.call(image), sequence.call(image)];
@@ -60,9 +71,11 @@ public sealed class AutocastTests
         {
             Assert.Equal(ScalarType.Float32, actual[i].dtype);
             Assert.Equal(expected[i].shape, actual[i].shape);
-            // bfloat16 keeps 8 significant bits (relative rounding 2^-9 per input): a few thousandths after a sum.
+            // bfloat16 keeps 8 significant bits (relative rounding 2^-9 per input): a few thousandths after one product;
+            // the sequence (conv, GroupNorm, ReLU, conv) rounds twice and its norm rescales the first error (2.6% seen).
             float error = RelativeError(actual[i], expected[i]);
-            Assert.True(error is > 0 and < 0.02f, $"output {i}: relative error {error}");
+            float bound = i == 3 ? 0.06f : 0.02f;
+            Assert.True(error > 0 && error < bound, $"output {i}: relative error {error} (bound {bound})");
         }
     }
 
