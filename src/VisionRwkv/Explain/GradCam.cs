@@ -41,11 +41,7 @@ public static class GradCam
             // Carried back to the image's patches through every earlier block's Bi-WKV, as the WKV map is.
             int block = BlockIndex(options.GradCamBlock, v.LayerCount);
             if (block > 0)
-            {
-                var (blocks, _) = WkvAttribution.BlockInputs(v, x);
-                for (int b = block - 1; b >= 0; b--)
-                    cam = WkvAttribution.Rollback(cam, WkvAttribution.MixingMatrix(blocks[b].K[0], blocks[b].W, blocks[b].U, options.WkvChannelChunk));
-            }
+                cam = WkvAttribution.RollBackThrough(cam, WkvAttribution.BlockInputs(v, x).Blocks, block, options.WkvChannelChunk);
         }
         var up = Saliency.Upsample(cam.reshape(grid.Height, grid.Width), x.shape[2], x.shape[3]);   // [H,W]
         return Saliency.ScaleByMax(up);

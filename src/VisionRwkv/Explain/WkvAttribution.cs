@@ -54,12 +54,7 @@ public static class WkvAttribution
         var rho = options.WkvWeighting == WkvWeighting.Label ? LabelRelevance(v, label) : null;
         var tokens = TokenMap(inputs.K[0], inputs.V[0], inputs.Gate[0], inputs.W, inputs.U, rho, options.WkvChannelChunk);   // [N]
         if (options.WkvRollout)
-        {
-            // Back through the earlier blocks: tokens[i] is what token i entering the last block supplies; what entered
-            // block b at token i reached block b+1 at i itself (the residual) and, through the Bi-WKV's rows, at every t.
-            for (int b = blocks.Count - 2; b >= 0; b--)
-                tokens = Rollback(tokens, MixingMatrix(blocks[b].K[0], blocks[b].W, blocks[b].U, options.WkvChannelChunk));
-        }
+            tokens = RollBackThrough(tokens, blocks, blocks.Count - 1, options.WkvChannelChunk);
         var up = Saliency.Upsample(tokens.reshape(grid.Height, grid.Width), x.shape[2], x.shape[3]);
         if (rho is null) return Saliency.MinMax(up);
         // Tokens that support the label; when none does (an untrained model, a label the image argues against), the
@@ -184,6 +179,18 @@ public static class WkvAttribution
         ArgumentNullException.ThrowIfNull(mixing);
         using var scope = NewDisposeScope();
         return (0.5 * relevance + 0.5 * mixing.t().matmul(relevance)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// Relevance [N] of the tokens entering block <paramref name="block"/> carried back to the image's patches through
+    /// blocks block-1 .. 0 (<see cref="Rollback"/> with each block's <see cref="MixingMatrix"/>): what entered block b at
+    /// token i reached block b+1 at i itself (the residual) and, through the Bi-WKV's rows, at every t.
+    /// </summary>
+    internal static Tensor RollBackThrough(Tensor relevance, IReadOnlyList<(Tensor K, Tensor V, Tensor Gate, Tensor W, Tensor U)> blocks, int block, int chunk)
+    {
+        for (int b = block - 1; b >= 0; b--)
+            relevance = Rollback(relevance, MixingMatrix(blocks[b].K[0], blocks[b].W, blocks[b].U, chunk));
+        return relevance;
     }
 
     /// <summary>
