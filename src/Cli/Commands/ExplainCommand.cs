@@ -74,29 +74,9 @@ internal static class ExplainCommand
             if (parse.GetValue(gradcamBlock) is int block) options = options with { GradCamBlock = block };
             if (parse.GetValue(gradcamNoRollout)) options = options with { GradCamRollout = false };
             if (parse.GetValue(gradcamWeighting) is { } weighting)
-            {
-                options = options with
-                {
-                    GradCamWeighting = weighting.ToLowerInvariant() switch
-                    {
-                        "element" => GradCamWeighting.Element,
-                        "channel" => GradCamWeighting.Channel,
-                        _ => throw new ArgumentException($"--gradcam-weighting {weighting}: expected element or channel"),
-                    },
-                };
-            }
+                options = options with { GradCamWeighting = Choice<GradCamWeighting>("--gradcam-weighting", weighting) };
             if (parse.GetValue(gradcamSign) is { } sign)
-            {
-                options = options with
-                {
-                    GradCamSign = sign.ToLowerInvariant() switch
-                    {
-                        "magnitude" => GradCamSign.Magnitude,
-                        "positive" => GradCamSign.Positive,
-                        _ => throw new ArgumentException($"--gradcam-sign {sign}: expected magnitude or positive"),
-                    },
-                };
-            }
+                options = options with { GradCamSign = Choice<GradCamSign>("--gradcam-sign", sign) };
             var outFolder = parse.GetValue(output)!.FullName;
             var files = parse.GetValue(images) ?? [];
             if (parse.GetValue(boxes) is { } csv)
@@ -144,6 +124,11 @@ internal static class ExplainCommand
         "occlusion" => [SaliencyMethod.Occlusion],
         _ => throw new ArgumentException($"--method {text}: expected gradcam, wkv, occlusion or all"),
     };
+
+    /// <summary>An option value naming a member of <typeparamref name="T"/>, in any case; else a one-line error listing them.</summary>
+    private static T Choice<T>(string option, string value) where T : struct, Enum =>
+        Enum.TryParse<T>(value, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) ? parsed
+        : throw new ArgumentException($"{option} {value}: expected {string.Join(" or ", Enum.GetNames<T>().Select(n => n.ToLowerInvariant()))}");
 
     private static int LabelIndex(string label, TrainedClassifier trained) =>
         trained.Classes.TryIndexOf(label, out var id) ? id

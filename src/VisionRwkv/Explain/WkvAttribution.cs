@@ -77,21 +77,13 @@ public static class WkvAttribution
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         long n = k.shape[0], c = k.shape[1];
-        var dev = k.device;
-        var idx = arange(n, dtype: float32, device: dev);
-        var dist = (idx.unsqueeze(1) - idx.unsqueeze(0)).abs() - 1;             // [N(t),N(i)]: |t-i|-1
-        var self = eye(n, dtype: ScalarType.Bool, device: dev);                  // [N,N]: i == t
-        var map = zeros(n, dtype: float32, device: dev);
+        var offsets = Offsets(n, k.device);
+        var map = zeros(n, dtype: float32, device: k.device);
         for (long c0 = 0; c0 < c; c0 += chunk)
         {
             using var step = NewDisposeScope();
             long cc = Math.Min(chunk, c - c0);
-            var kc = k.narrow(1, c0, cc).t().to(float32);                        // [cc,N]
-            var wc = w.narrow(0, c0, cc).to(float32).view(cc, 1, 1);
-            var uc = u.narrow(0, c0, cc).to(float32).view(cc, 1);
-            var logits = -dist.unsqueeze(0) * wc + kc.unsqueeze(1);              // [cc,N(t),N(i)]: -(|t-i|-1)w + k_i
-            logits = where(self, (uc + kc).unsqueeze(2), logits);                // diagonal: u + k_t
-            var a = logits.softmax(2);                                           // [cc,N,N]: rows sum to 1 over i
+            var a = Weights(k, w, u, c0, cc, offsets);                           // [cc,N(t),N(i)]
             var g = gate.narrow(1, c0, cc).t().to(float32).unsqueeze(1);         // [cc,1,N(t)]
             var share = g.bmm(a).squeeze(1) / n;                                 // [cc,N(i)]: (1/N) Σ_t σ(r_t) a_{t,i}
             var contribution = rho is null
@@ -151,21 +143,33 @@ public static class WkvAttribution
         using var noGrad = no_grad();
         using var scope = NewDisposeScope();
         long n = k.shape[0], c = k.shape[1];
-        var dev = k.device;
-        var idx = arange(n, dtype: float32, device: dev);
-        var dist = (idx.unsqueeze(1) - idx.unsqueeze(0)).abs() - 1;             // [N(t),N(i)]
-        var self = eye(n, dtype: ScalarType.Bool, device: dev);
-        var sum = zeros(n, n, dtype: float32, device: dev);
+        var offsets = Offsets(n, k.device);
+        var sum = zeros(n, n, dtype: float32, device: k.device);
         for (long c0 = 0; c0 < c; c0 += chunk)
         {
             using var step = NewDisposeScope();
-            long cc = Math.Min(chunk, c - c0);
-            var kc = k.narrow(1, c0, cc).t().to(float32);                        // [cc,N]
-            var logits = -dist.unsqueeze(0) * w.narrow(0, c0, cc).to(float32).view(cc, 1, 1) + kc.unsqueeze(1);
-            logits = where(self, (u.narrow(0, c0, cc).to(float32).view(cc, 1) + kc).unsqueeze(2), logits);
-            sum.add_(logits.softmax(2).sum([0L]));                                // Σ_c a^c [N,N]
+            sum.add_(Weights(k, w, u, c0, Math.Min(chunk, c - c0), offsets).sum([0L]));   // Σ_c a^c [N,N]
         }
         return (sum / c).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>|t-i|-1 [N(t),N(i)] and the diagonal mask i == t [N,N], shared by every channel chunk.</summary>
+    private static (Tensor Distance, Tensor Self) Offsets(long n, Device device)
+    {
+        var idx = arange(n, dtype: float32, device: device);
+        return ((idx.unsqueeze(1) - idx.unsqueeze(0)).abs() - 1, eye(n, dtype: ScalarType.Bool, device: device));
+    }
+
+    /// <summary>
+    /// The Bi-WKV mixing weights of channels c0..c0+cc: a^c_{t,i} = softmax over i of ℓ_{t,i}, with
+    /// ℓ_{t,i} = -(|t-i|-1)·w + k_i off the diagonal and u + k_t on it. [cc,N(t),N(i)], rows summing to 1.
+    /// </summary>
+    private static Tensor Weights(Tensor k, Tensor w, Tensor u, long c0, long cc, (Tensor Distance, Tensor Self) offsets)
+    {
+        var kc = k.narrow(1, c0, cc).t().to(float32);                            // [cc,N]
+        var logits = -offsets.Distance.unsqueeze(0) * w.narrow(0, c0, cc).to(float32).view(cc, 1, 1) + kc.unsqueeze(1);
+        logits = where(offsets.Self, (u.narrow(0, c0, cc).to(float32).view(cc, 1) + kc).unsqueeze(2), logits);
+        return logits.softmax(2);
     }
 
     /// <summary>

@@ -11,9 +11,9 @@ namespace VisionRwkv.Runtime;
 /// ordinary autograd ops, so gradients reach the float32 weights as float32; the matrix products accumulate in float32
 /// inside oneDNN / cuBLAS. Ambient (thread-static) like PyTorch's context manager, so that a trainer can switch a whole
 /// model without threading a flag through every module.
-/// Why: on a CPU with AVX512-BF16 (or AMX) a bfloat16 linear layer ran forward and backward 3.3x faster than float32
-/// here (128→512 on 4096 tokens, 2 threads); on a CPU without bfloat16 instructions it is emulated and slower, so it is
-/// off unless a run asks for it (<c>train.precision: bfloat16</c>).
+/// Why: on a CPU with AVX512-BF16 (or AMX) the detection demo's epochs took 195-205 s against 255-262 s in float32
+/// (README, "Mixed precision"); on a CPU without bfloat16 instructions it is emulated and slower, so it is off unless a
+/// run asks for it (<c>train.precision: bfloat16</c>).
 /// </summary>
 public static class Autocast
 {
@@ -50,28 +50,27 @@ public static class Autocast
     }
 
     /// <summary><paramref name="layer"/>(x) in the ambient dtype, as <see cref="Linear"/> does for a linear layer.</summary>
-    public static Tensor Conv2d(Conv2d layer, Tensor x)
-    {
-        ArgumentNullException.ThrowIfNull(layer);
-        ArgumentNullException.ThrowIfNull(x);
-        if (current is not ScalarType dtype || x.dtype != ScalarType.Float32 || layer.padding_mode != PaddingModes.Zeros || layer.padding_type is not null)
-            return layer.call(x);
-        using var scope = NewDisposeScope();
-        var y = nn.functional.conv2d(x.to(dtype), layer.weight!.to(dtype), layer.bias?.to(dtype), layer.stride, layer.padding, layer.dilation, layer.groups);
-        return y.to(ScalarType.Float32).MoveToOuterDisposeScope();
-    }
+    public static Tensor Conv2d(Conv2d layer, Tensor x) =>
+        Convolution(layer, x, (input, weight, bias) =>
+            nn.functional.conv2d(input, weight, bias, layer.stride, layer.padding, layer.dilation, layer.groups));
 
     /// <summary><paramref name="layer"/>(x) in the ambient dtype, as <see cref="Linear"/> does for a linear layer.</summary>
-    public static Tensor ConvTranspose2d(ConvTranspose2d layer, Tensor x)
+    public static Tensor ConvTranspose2d(ConvTranspose2d layer, Tensor x) =>
+        Convolution(layer, x, (input, weight, bias) =>
+            nn.functional.conv_transpose2d(input, weight, bias, layer.stride, layer.padding, layer.output_padding, layer.dilation, layer.groups));
+
+    /// <summary>
+    /// The shared rule of the two convolutions: the layer's own call without an ambient dtype (or with a padding mode the
+    /// functional form does not take), else <paramref name="op"/> on x, weight and bias cast down, the result cast back.
+    /// </summary>
+    private static Tensor Convolution(Convolution layer, Tensor x, Func<Tensor, Tensor, Tensor?, Tensor> op)
     {
         ArgumentNullException.ThrowIfNull(layer);
         ArgumentNullException.ThrowIfNull(x);
-        if (current is not ScalarType dtype || x.dtype != ScalarType.Float32 || layer.padding_mode != PaddingModes.Zeros || layer.padding_type is not null)
-            return layer.call(x);
+        bool zeroPadding = layer.padding_mode == PaddingModes.Zeros && layer.padding_type is null;
+        if (current is not ScalarType dtype || x.dtype != ScalarType.Float32 || !zeroPadding) return layer.call(x);
         using var scope = NewDisposeScope();
-        var y = nn.functional.conv_transpose2d(x.to(dtype), layer.weight!.to(dtype), layer.bias?.to(dtype), layer.stride, layer.padding,
-            layer.output_padding, layer.dilation, layer.groups);
-        return y.to(ScalarType.Float32).MoveToOuterDisposeScope();
+        return op(x.to(dtype), layer.weight!.to(dtype), layer.bias?.to(dtype)).to(ScalarType.Float32).MoveToOuterDisposeScope();
     }
 
     /// <summary>
