@@ -42,6 +42,9 @@ Console.WriteLine($"coco_metrics.json: {File.ReadAllText(Path.Combine(runDir, "c
 
 // ## 3. Reopen the detector and find objects in image files; draw the confident ones.
 using var detector = TrainedDetector.Open(runDir, device: "cpu");
+// The same weights evaluated on larger inputs (more tokens per object; `test_img_size` in a spec, `--img-size` in the CLI).
+var larger = detector.Evaluate("test", imgSize: 80);
+Console.WriteLine($"at {larger.InputWidth}x{larger.InputHeight}: AP {larger.Metrics.AP:F3}, AP50 {larger.Metrics.AP50:F3}");
 var images = Directory.GetFiles(Path.Combine(root, "data", "images", "test")).Order(StringComparer.Ordinal).Take(2).ToList();
 var found = detector.Predict(images, out var skipped);
 foreach (var group in found.GroupBy(r => r.ImageId))

@@ -46,6 +46,19 @@ public class DetectCommandTests
             using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "eval-test", "coco_metrics.json"))))
                 Assert.Equal(ap, doc.RootElement.GetProperty("AP").GetDouble(), 9);
 
+            // --img-size evaluates at another input size (coco_metrics.json records the one used); a size the patches do
+            // not divide is refused in one line.
+            using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(run, "eval-test", "coco_metrics.json"))))
+                Assert.Equal([64, 64], doc.RootElement.GetProperty("input_size").EnumerateArray().Select(v => v.GetInt32()));
+            var eval96 = Path.Combine(root, "eval-96");
+            (code, output) = CliRunner.Run(["detect", "eval", run, "--img-size", "96", "-o", eval96, "--device", "cpu"]);
+            Assert.True(code == 0, output);
+            using (var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(eval96, "coco_metrics.json"))))
+                Assert.Equal([96, 96], doc.RootElement.GetProperty("input_size").EnumerateArray().Select(v => v.GetInt32()));
+            (code, output) = CliRunner.Run(["detect", "eval", run, "--img-size", "60", "-o", eval96, "--device", "cpu"]);
+            Assert.Equal(1, code);
+            Assert.Contains("test image size 60", output);
+
             // predict: results JSON and one drawn PNG per readable image; a broken file is named and makes the exit code 2.
             var images = Path.Combine(root, "images");
             Directory.CreateDirectory(images);

@@ -19,9 +19,10 @@ internal static class DetectPredictCommand
         var minScore = new Option<double>("--draw-threshold") { Description = "Draw boxes scoring at least this (results.json keeps every detection).", DefaultValueFactory = _ => 0.5 };
         var checkpoint = new Option<FileInfo?>("--checkpoint") { Description = "Weights file (default: the run's best)." };
         var device = new Option<string>("--device") { Description = "cpu, cuda or auto.", DefaultValueFactory = _ => "auto" };
+        var imgSize = new Option<int?>("--img-size") { Description = "Input side to letterbox to (default: the run's test_img_size, else its training size); larger finds small objects better." };
         var command = new Command("predict", "Detect objects in images: COCO results JSON (image ids follow the listed order, file names in images.json) and one PNG per image with boxes and labels.")
         {
-            run, inputs, output, minScore, checkpoint, device,
+            run, inputs, output, minScore, checkpoint, device, imgSize,
         };
         command.SetAction(parse =>
         {
@@ -36,7 +37,7 @@ internal static class DetectPredictCommand
                     return CommandErrors.Fail("detect predict", $"{resultsPath} exists; not overwriting it (choose another --output)");
                 Directory.CreateDirectory(outDir);
                 using var detector = TrainedDetector.Open(parse.GetValue(run)!.FullName, parse.GetValue(checkpoint)?.FullName, parse.GetValue(device)!);
-                var results = detector.Predict(files, out var skipped);
+                var results = detector.Predict(files, out var skipped, imgSize: parse.GetValue(imgSize));
                 CocoJson.WriteResults(resultsPath, results);
                 var images = new ImageFilesDetectionDataset(files, detector.Categories).ToCoco();
                 CocoJson.Write(Path.Combine(outDir, "images.json"), images with { Images = [.. files.Select((f, i) => new CocoImage(i + 1, Path.GetFullPath(f), 0, 0))] }, indented: true);

@@ -73,23 +73,29 @@ public sealed class TrainedDetector : IDisposable
         }
     }
 
-    /// <summary>COCO evaluation of a split of the run's data (or of <paramref name="dataSpec"/>'s).</summary>
-    public DetectionEvaluation Evaluate(string split = "test", string? dataSpec = null, int batchSize = 32, PostProcessOptions? postProcess = null)
+    /// <summary>
+    /// COCO evaluation of a split of the run's data (or of <paramref name="dataSpec"/>'s), letterboxed to
+    /// <paramref name="imgSize"/> (null: the run's <see cref="DetectRunSpec.TestImgSize"/>, else its training size).
+    /// </summary>
+    public DetectionEvaluation Evaluate(string split = "test", string? dataSpec = null, int batchSize = 32, PostProcessOptions? postProcess = null, int? imgSize = null)
     {
         var spec = dataSpec is null ? Spec : Spec with { Data = dataSpec };
         var dataset = spec.OpenData().Get(split);
         if (dataset.ClassNames.Count != Categories.Count)
             throw new InvalidDataException($"data '{spec.Data}' has {dataset.ClassNames.Count} classes, the model {Categories.Count}");
-        var loader = new DetectionLoader(dataset, DetectionPipeline.Eval(Model.Config.Backbone.Data), new LoaderOptions { BatchSize = batchSize, Threads = Math.Max(1, Environment.ProcessorCount) });
+        var loader = new DetectionLoader(dataset, DetectionPipeline.Eval(Spec.EvalData(Model.Config.Backbone.Data, imgSize)), new LoaderOptions { BatchSize = batchSize, Threads = Math.Max(1, Environment.ProcessorCount) });
         return DetectionEvaluator.Evaluate(Model, loader, Device, postProcess ?? Spec.PostProcess, withLoss: false);
     }
 
-    /// <summary>Detections for image files, in original pixels; unreadable files are listed in <paramref name="skipped"/>.</summary>
-    public IReadOnlyList<CocoResult> Predict(IReadOnlyList<string> files, out IReadOnlyList<SkippedItem> skipped, int batchSize = 16, PostProcessOptions? postProcess = null)
+    /// <summary>
+    /// Detections for image files, in original pixels; unreadable files are listed in <paramref name="skipped"/>. Inputs
+    /// are letterboxed to <paramref name="imgSize"/> (null: the run's test size, else its training size).
+    /// </summary>
+    public IReadOnlyList<CocoResult> Predict(IReadOnlyList<string> files, out IReadOnlyList<SkippedItem> skipped, int batchSize = 16, PostProcessOptions? postProcess = null, int? imgSize = null)
     {
         ArgumentNullException.ThrowIfNull(files);
         var dataset = new ImageFilesDetectionDataset(files, Categories);
-        var pipeline = DetectionPipeline.Eval(Model.Config.Backbone.Data);
+        var pipeline = DetectionPipeline.Eval(Spec.EvalData(Model.Config.Backbone.Data, imgSize));
         var loader = new DetectionLoader(dataset, pipeline, new LoaderOptions { BatchSize = batchSize, Threads = Math.Max(1, Environment.ProcessorCount) });
         var results = new List<CocoResult>();
         using (no_grad())

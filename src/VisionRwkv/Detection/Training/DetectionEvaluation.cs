@@ -12,7 +12,9 @@ namespace VisionRwkv.Detection.Training;
 /// <param name="GroundTruthPath">The JSON file it came from, when it came from one.</param>
 /// <param name="Loss">Mean training loss on the split (letterboxed inputs), NaN when not computed.</param>
 /// <param name="Images">Images evaluated.</param>
-public sealed record DetectionEvaluation(CocoMetrics Metrics, IReadOnlyList<CocoResult> Results, CocoDataset GroundTruth, string? GroundTruthPath, double Loss, int Images);
+/// <param name="InputHeight">Height of the letterboxed input the detector saw.</param>
+/// <param name="InputWidth">Its width.</param>
+public sealed record DetectionEvaluation(CocoMetrics Metrics, IReadOnlyList<CocoResult> Results, CocoDataset GroundTruth, string? GroundTruthPath, double Loss, int Images, int InputHeight, int InputWidth);
 
 /// <summary>Runs a detector over a loader's images and scores the result as pycocotools would.</summary>
 public static class DetectionEvaluator
@@ -65,7 +67,8 @@ public static class DetectionEvaluator
             coco = coco with { Images = [.. coco.Images.Where(i => evaluated.Contains(i.Id))], Annotations = [.. coco.Annotations.Where(a => evaluated.Contains(a.ImageId))] };
         var metrics = CocoEvaluator.Evaluate(coco, results);
         string? path = loader.Dataset is CocoDetectionDataset c ? c.AnnotationsPath : null;
-        return new DetectionEvaluation(metrics, results, coco, path, withLoss && images > 0 ? lossSum / images : double.NaN, images);
+        return new DetectionEvaluation(metrics, results, coco, path, withLoss && images > 0 ? lossSum / images : double.NaN, images,
+            loader.Pipeline.Height, loader.Pipeline.Width);
     }
 
     /// <summary>

@@ -95,8 +95,9 @@ public sealed class DetectionTask : ITrainingTask, IDisposable
 public static class DetectionFiles
 {
     /// <summary>
-    /// coco_metrics.json: the 12 numbers under pycocotools' names and order, per-category AP, the image count, and the
-    /// paths of the results and ground truth evaluated (so that anyone can re-run pycocotools on the same files).
+    /// coco_metrics.json: the 12 numbers under pycocotools' names and order, per-category AP, the image count, the input
+    /// size (height, width) the images were letterboxed to, and the paths of the results and ground truth evaluated (so
+    /// that anyone can re-run pycocotools on the same files).
     /// </summary>
     public static void WriteMetrics(string path, DetectionEvaluation evaluation, string resultsPath, string? groundTruthPath = null)
     {
@@ -116,6 +117,10 @@ public static class DetectionFiles
             }
             w.WriteEndObject();
             w.WriteNumber("images", evaluation.Images);
+            w.WriteStartArray("input_size");
+            w.WriteNumberValue(evaluation.InputHeight);
+            w.WriteNumberValue(evaluation.InputWidth);
+            w.WriteEndArray();
             w.WriteNumber("detections", evaluation.Results.Count);
             w.WriteString("results", Path.GetFullPath(resultsPath));
             var gt = groundTruthPath ?? evaluation.GroundTruthPath;
