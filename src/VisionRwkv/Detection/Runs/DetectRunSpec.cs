@@ -119,7 +119,7 @@ public sealed record DetectRunSpec
     {
         ArgumentNullException.ThrowIfNull(data);
         int side = imgSize ?? TestImgSize ?? ImgSize;
-        int patch = PatchSize ?? ModelRegistry.Get(Model).Vrwkv?.PatchSize ?? 1;
+        int patch = BackboneConfig().PatchSize;
         if (side < patch || side % patch != 0)
             throw new ArgumentException($"test image size {side}: must be a positive multiple of the patch size {patch}");
         return data with { Height = side, Width = side };
