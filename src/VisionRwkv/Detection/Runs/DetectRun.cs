@@ -68,7 +68,7 @@ public static class DetectRun
         int bs = spec.Train.BatchSize;
         var train = new DetectionLoader(splits.Train, DetectionPipeline.Train(data, spec.Augment),
             new LoaderOptions { BatchSize = bs, Shuffle = true, DropLast = splits.Train.Count >= 2 * bs, Threads = threads, Seed = spec.Train.Seed });
-        var eval = DetectionPipeline.Eval(spec.EvalData(data));
+        var eval = spec.EvalPipeline();
         DetectionBatchSource? Eval(IDetectionDataset? d) => d is null ? null
             : new DetectionBatchSource(new DetectionLoader(d, eval, new LoaderOptions { BatchSize = bs * 2, Threads = threads, Seed = spec.Train.Seed }));
         return new TrainingData(new DetectionBatchSource(train), Eval(splits.Validation), Eval(splits.Test));

@@ -112,17 +112,16 @@ public sealed record DetectRunSpec
     }
 
     /// <summary>
-    /// The data configuration of evaluation and prediction: <paramref name="data"/> (the backbone's, at the training size)
-    /// letterboxed to <paramref name="imgSize"/>, else to <see cref="TestImgSize"/>, else unchanged.
+    /// The pipeline of validation, test, evaluation and prediction: the backbone's data configuration letterboxed to
+    /// <paramref name="imgSize"/>, else to <see cref="TestImgSize"/>, else to the training size.
     /// </summary>
-    public DataConfig EvalData(DataConfig data, int? imgSize = null)
+    public DetectionPipeline EvalPipeline(int? imgSize = null)
     {
-        ArgumentNullException.ThrowIfNull(data);
+        var backbone = BackboneConfig();
         int side = imgSize ?? TestImgSize ?? ImgSize;
-        int patch = BackboneConfig().PatchSize;
-        if (side < patch || side % patch != 0)
-            throw new ArgumentException($"test image size {side}: must be a positive multiple of the patch size {patch}");
-        return data with { Height = side, Width = side };
+        if (side < backbone.PatchSize || side % backbone.PatchSize != 0)
+            throw new ArgumentException($"test image size {side}: must be a positive multiple of the patch size {backbone.PatchSize}");
+        return DetectionPipeline.Eval(backbone.Data with { Height = side, Width = side });
     }
 
     /// <summary>The detector configuration for <paramref name="numClasses"/> classes.</summary>

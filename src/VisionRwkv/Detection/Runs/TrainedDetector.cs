@@ -83,7 +83,7 @@ public sealed class TrainedDetector : IDisposable
         var dataset = spec.OpenData().Get(split);
         if (dataset.ClassNames.Count != Categories.Count)
             throw new InvalidDataException($"data '{spec.Data}' has {dataset.ClassNames.Count} classes, the model {Categories.Count}");
-        var loader = new DetectionLoader(dataset, DetectionPipeline.Eval(Spec.EvalData(Model.Config.Backbone.Data, imgSize)), new LoaderOptions { BatchSize = batchSize, Threads = Math.Max(1, Environment.ProcessorCount) });
+        var loader = new DetectionLoader(dataset, Spec.EvalPipeline(imgSize), new LoaderOptions { BatchSize = batchSize, Threads = Math.Max(1, Environment.ProcessorCount) });
         return DetectionEvaluator.Evaluate(Model, loader, Device, postProcess ?? Spec.PostProcess, withLoss: false);
     }
 
@@ -95,7 +95,7 @@ public sealed class TrainedDetector : IDisposable
     {
         ArgumentNullException.ThrowIfNull(files);
         var dataset = new ImageFilesDetectionDataset(files, Categories);
-        var pipeline = DetectionPipeline.Eval(Spec.EvalData(Model.Config.Backbone.Data, imgSize));
+        var pipeline = Spec.EvalPipeline(imgSize);
         var loader = new DetectionLoader(dataset, pipeline, new LoaderOptions { BatchSize = batchSize, Threads = Math.Max(1, Environment.ProcessorCount) });
         var results = new List<CocoResult>();
         using (no_grad())

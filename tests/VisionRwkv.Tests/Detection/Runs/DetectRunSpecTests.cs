@@ -23,13 +23,12 @@ public sealed class DetectRunSpecTests
     [Fact]
     public void Evaluation_letterboxes_to_the_test_size_when_one_is_set_and_to_the_training_size_otherwise()
     {
-        var data = Spec(null).BackboneConfig().Data;
-        Assert.Equal((64, 64), (Spec(null).EvalData(data).Height, Spec(null).EvalData(data).Width));
-        Assert.Equal((96, 96), (Spec(96).EvalData(data).Height, Spec(96).EvalData(data).Width));
+        Assert.Equal((64, 64), (Spec(null).EvalPipeline().Height, Spec(null).EvalPipeline().Width));
+        Assert.Equal((96, 96), (Spec(96).EvalPipeline().Height, Spec(96).EvalPipeline().Width));
         // An explicit size (rwkv detect eval --img-size) wins over the spec's.
-        Assert.Equal(80, Spec(96).EvalData(data, 80).Height);
-        // Only the size changes: normalisation and channels stay the training ones.
-        Assert.Equal(data with { Height = 96, Width = 96 }, Spec(96).EvalData(data));
+        Assert.Equal(80, Spec(96).EvalPipeline(80).Height);
+        // Only the size changes: the channels stay the training ones.
+        Assert.Equal(Spec(null).EvalPipeline().Channels, Spec(96).EvalPipeline().Channels);
     }
 
     [Theory]
@@ -39,7 +38,7 @@ public sealed class DetectRunSpecTests
     public void A_test_size_that_is_not_a_multiple_of_the_patch_size_is_refused_by_name(int size)
     {
         var spec = Spec(size);
-        var e = Assert.Throws<ArgumentException>(() => spec.EvalData(spec.BackboneConfig().Data));
+        var e = Assert.Throws<ArgumentException>(() => spec.EvalPipeline());
         Assert.Contains($"test image size {size}", e.Message, StringComparison.Ordinal);
         Assert.Contains("patch size 8", e.Message, StringComparison.Ordinal);
     }
